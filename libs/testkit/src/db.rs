@@ -1,0 +1,1 @@
+//! Fresh Postgres databases per test.

@@ -1,0 +1,1 @@
+//! Unique Kafka topic names per test.
