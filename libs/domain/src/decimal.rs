@@ -24,6 +24,9 @@ const PG_MIN_SIG_DIGITS: i64 = 16;
 const PG_DEC_DIGITS: i64 = 4;
 /// Upper bound of a quotient's scale in Postgres (`NUMERIC_MAX_DISPLAY_SCALE`).
 const PG_MAX_DISPLAY_SCALE: i64 = 1000;
+/// Largest exponent magnitude accepted when parsing, so `1e999999999` cannot allocate a
+/// billion-digit number (Postgres itself stops at 16383 fractional digits).
+const MAX_PARSED_EXPONENT: i64 = 16_383;
 /// Scale both sides of a weighted average are cast to (`numeric(256, 20)` in the reference).
 const WEIGHTED_AVERAGE_SCALE: u32 = 20;
 
@@ -47,7 +50,8 @@ impl Decimal {
     }
 
     /// Parses a decimal string. Accepts plain (`-0.1`) and exponent form (`1.25e-7`, as produced by
-    /// big.js for tiny funding rates); rejects anything else, including surrounding whitespace.
+    /// big.js for tiny funding rates); rejects anything else, including surrounding whitespace and
+    /// exponents beyond ±16383.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = || Error::InvalidDecimal(text.to_owned());
         let well_formed = !text.is_empty()
@@ -235,8 +239,7 @@ fn pg_division_scale(dividend: &Decimal, divisor: &Decimal) -> i64 {
     (PG_MIN_SIG_DIGITS - quotient_weight * PG_DEC_DIGITS)
         .max(i64::from(dividend.scale()))
         .max(i64::from(divisor.scale()))
-        .max(0)
-        .min(PG_MAX_DISPLAY_SCALE)
+        .clamp(0, PG_MAX_DISPLAY_SCALE)
 }
 
 /// Position (in base-10000 digits) and value of the most significant base-10000 digit of |x|, as

@@ -36,6 +36,10 @@ pub enum Error {
     #[error("invalid event id {0:?}")]
     InvalidEventId(String),
 
+    /// A protobuf message field that must be present is absent.
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+
     /// A block event is neither inside a transaction nor a BEGIN_BLOCK / END_BLOCK event.
     #[error("event has neither a transaction index nor a BEGIN_BLOCK/END_BLOCK marker")]
     UnplacedEvent,

@@ -8,6 +8,8 @@ pub mod decimal;
 pub mod enums;
 pub mod error;
 pub mod ids;
+pub mod order_id;
+mod proto_enums;
 pub mod quantums;
 pub mod serializable_int;
 pub mod time;
