@@ -42,7 +42,12 @@ impl Env {
         V: Into<String>,
     {
         Self {
-            overrides: Some(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+            overrides: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
         }
     }
 
@@ -72,11 +77,15 @@ impl Env {
     {
         match self.raw(var) {
             None => Ok(None),
-            Some(value) => value.trim().parse::<T>().map(Some).map_err(|e| ConfigError::Invalid {
-                var: var.to_string(),
-                value: value.clone(),
-                reason: e.to_string(),
-            }),
+            Some(value) => value
+                .trim()
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid {
+                    var: var.to_string(),
+                    value: value.clone(),
+                    reason: e.to_string(),
+                }),
         }
     }
 
@@ -86,7 +95,9 @@ impl Env {
         T: FromStr,
         T::Err: Display,
     {
-        self.optional(var)?.ok_or_else(|| ConfigError::Missing { var: var.to_string() })
+        self.optional(var)?.ok_or_else(|| ConfigError::Missing {
+            var: var.to_string(),
+        })
     }
 
     /// A boolean: true/false, 1/0, yes/no (any case).
@@ -175,11 +186,11 @@ impl Display for Environment {
 /// |---|---|
 /// | `SERVICE_NAME` | the binary's name |
 /// | `NODE_ENV` | development |
-/// | `LOG_LEVEL` | info (a tracing `EnvFilter` directive; `RUST_LOG` wins when set) |
+/// | `LOG_LEVEL` | info (a tracing `EnvFilter` directive or a syslog level name; `RUST_LOG` wins when set) |
 /// | `LOG_FORMAT` | human in development/test, json otherwise (`human` or `json`) |
 /// | `ADMIN_PORT` | per service (see each service's README) |
 /// | `ADMIN_HOST` | 0.0.0.0 |
-/// | `BUGSNAG_KEY` | unset = reporting off |
+/// | `BUGSNAG_KEY` | unset (or the reference's all-zero dummy) = reporting off |
 /// | `BUGSNAG_ENDPOINT` | https://notify.bugsnag.com |
 /// | `BUGSNAG_RELEASE_STAGE` | the value of `NODE_ENV` |
 /// | `SEND_BUGSNAG_ERRORS` | true |
@@ -199,9 +210,14 @@ pub struct BaseSettings {
 }
 
 impl BaseSettings {
-    pub fn from_env(env: &Env, service_name: &str, default_admin_port: u16) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        service_name: &str,
+        default_admin_port: u16,
+    ) -> Result<Self, ConfigError> {
         let environment: Environment = env.get("NODE_ENV", Environment::Development)?;
-        let log_json = match env.raw("LOG_FORMAT").as_deref() {
+        let log_format = env.raw("LOG_FORMAT").map(|f| f.trim().to_ascii_lowercase());
+        let log_json = match log_format.as_deref() {
             None => !environment.is_disposable(),
             Some("json") => true,
             Some("human") | Some("pretty") | Some("text") => false,
@@ -221,12 +237,22 @@ impl BaseSettings {
             log_json,
             admin_host: env.get("ADMIN_HOST", "0.0.0.0".to_string())?,
             admin_port: env.get("ADMIN_PORT", default_admin_port)?,
-            bugsnag_key: if send { env.raw("BUGSNAG_KEY") } else { None },
-            bugsnag_endpoint: env.get("BUGSNAG_ENDPOINT", "https://notify.bugsnag.com".to_string())?,
+            bugsnag_key: if send {
+                env.raw("BUGSNAG_KEY").filter(|k| !is_dummy_key(k))
+            } else {
+                None
+            },
+            bugsnag_endpoint: env
+                .get("BUGSNAG_ENDPOINT", "https://notify.bugsnag.com".to_string())?,
             bugsnag_release_stage: env.get("BUGSNAG_RELEASE_STAGE", environment.to_string())?,
             shutdown_timeout: env.millis("SHUTDOWN_TIMEOUT_MS", 10_000)?,
         })
     }
+}
+
+/// The reference defaults `BUGSNAG_KEY` to 32 zeros; copied configs must not send to it.
+fn is_dummy_key(key: &str) -> bool {
+    key.trim().chars().all(|c| c == '0')
 }
 
 /// Postgres connection settings.
@@ -255,6 +281,8 @@ impl PostgresSettings {
         let name: String = env.get("DB_NAME", "indexer".to_string())?;
         let user: String = env.get("DB_USERNAME", "postgres".to_string())?;
         let password = env.raw("DB_PASSWORD").unwrap_or_default();
+        // Credentials may hold URL delimiters (`@`, `/`, `:`), which must not split the URL.
+        let (user, password) = (percent_encode(&user), percent_encode(&password));
         let url_for = |host: &str| {
             if password.is_empty() {
                 format!("postgres://{user}@{host}:{port}/{name}")
@@ -274,6 +302,19 @@ impl PostgresSettings {
             acquire_timeout: env.millis("PG_ACQUIRE_CONNECTION_TIMEOUT_MS", 10_000)?,
         })
     }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Redis connection settings.
@@ -369,15 +410,64 @@ mod tests {
     fn missing_required_names_the_variable() {
         let env = Env::from_pairs([("X", "1")]);
         let err = env.required::<u32>("ENDER_START_HEIGHT").unwrap_err();
-        assert_eq!(err, ConfigError::Missing { var: "ENDER_START_HEIGHT".into() });
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                var: "ENDER_START_HEIGHT".into()
+            }
+        );
     }
 
     #[test]
     fn bugsnag_off_without_key_and_when_disabled() {
         let env = Env::from_pairs([("SEND_BUGSNAG_ERRORS", "false"), ("BUGSNAG_KEY", "abc")]);
-        assert_eq!(BaseSettings::from_env(&env, "ender", 9001).unwrap().bugsnag_key, None);
+        assert_eq!(
+            BaseSettings::from_env(&env, "ender", 9001)
+                .unwrap()
+                .bugsnag_key,
+            None
+        );
         let env = Env::from_pairs([("BUGSNAG_KEY", "abc")]);
-        assert_eq!(BaseSettings::from_env(&env, "ender", 9001).unwrap().bugsnag_key.as_deref(), Some("abc"));
+        assert_eq!(
+            BaseSettings::from_env(&env, "ender", 9001)
+                .unwrap()
+                .bugsnag_key
+                .as_deref(),
+            Some("abc")
+        );
+    }
+
+    #[test]
+    fn password_with_url_delimiters_stays_in_the_password() {
+        let env = Env::from_pairs([("DB_PASSWORD", "p@ss/w:rd"), ("DB_USERNAME", "dydx")]);
+        let pg = PostgresSettings::from_env(&env).unwrap();
+        assert_eq!(
+            pg.url,
+            "postgres://dydx:p%40ss%2Fw%3Ard@127.0.0.1:5432/indexer"
+        );
+    }
+
+    #[test]
+    fn dummy_bugsnag_key_means_off() {
+        let env = Env::from_pairs([("BUGSNAG_KEY", "00000000000000000000000000000000")]);
+        assert_eq!(
+            BaseSettings::from_env(&env, "ender", 9001)
+                .unwrap()
+                .bugsnag_key,
+            None
+        );
+    }
+
+    #[test]
+    fn log_format_is_case_insensitive() {
+        let env = Env::from_pairs([("LOG_FORMAT", " JSON ")]);
+        assert!(
+            BaseSettings::from_env(&env, "ender", 9001)
+                .unwrap()
+                .log_json
+        );
+        let env = Env::from_pairs([("LOG_FORMAT", "xml")]);
+        assert!(BaseSettings::from_env(&env, "ender", 9001).is_err());
     }
 
     #[test]
