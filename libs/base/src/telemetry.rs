@@ -267,12 +267,12 @@ where
             Value::String(collector.message.unwrap_or_default()),
         );
         for (name, value) in collector.fields {
-            let key = if RESERVED_KEYS.contains(&name.as_str()) {
-                format!("field_{name}")
-            } else {
-                name
-            };
-            line.insert(key, value);
+            if !RESERVED_KEYS.contains(&name.as_str()) {
+                line.insert(name, value);
+            } else if line.get(&name) != Some(&value) {
+                // Never overwrite a reserved key; repeating the same value adds nothing.
+                line.insert(format!("field_{name}"), value);
+            }
         }
         let spans = span_objects(ctx);
         if !spans.is_empty() {

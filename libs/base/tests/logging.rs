@@ -24,7 +24,12 @@ fn json_lines_carry_service_level_message_fields_and_spans() {
     tracing::dispatcher::with_default(&pipeline.dispatch, || {
         let span = tracing::info_span!("block", height = 7_u64);
         let _entered = span.enter();
-        tracing::info!(txs = 3_u64, level = "shadowed", "block processed");
+        tracing::info!(
+            txs = 3_u64,
+            level = "shadowed",
+            service = "vulcan",
+            "block processed"
+        );
     });
     let lines = json_lines(&out.text());
     assert_eq!(lines.len(), 1, "{lines:?}");

@@ -3,3 +3,4 @@
 
 pub mod db;
 pub mod kafka;
+pub mod process;
