@@ -1,0 +1,520 @@
+//! Websocket and vulcan messages (ingest.md §4.8–4.9, beyond.md §1).
+//!
+//! Handlers record [`Pending`] messages while a block is processed; [`assemble`] turns them into
+//! outbox messages in publishing order: the block-height message, subaccount messages merged per
+//! order and sorted by (transaction index, event index), one trade message per clob pair, market
+//! and candle messages in generation order, then `to-vulcan` updates. Every websocket message
+//! names its channel id so the writer can give it the channel's next `seq`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use indexer_domain::time::to_iso;
+use indexer_domain::{
+    quantums, CandleResolution, Decimal, PerpetualPositionStatus, PositionSide,
+};
+use indexer_proto::protocol::v1::IndexerSubaccountId;
+use indexer_proto::socks;
+use indexer_store::write::OutboxMessage;
+use prost::Message;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::model::{Candle, Fill, LiquidityTier, Order, PerpetualMarket, Position};
+
+/// Topic base names (the relay adds the deployment prefix).
+pub mod topics {
+    pub const SUBACCOUNTS: &str = "to-websockets-subaccounts";
+    pub const TRADES: &str = "to-websockets-trades";
+    pub const MARKETS: &str = "to-websockets-markets";
+    pub const CANDLES: &str = "to-websockets-candles";
+    pub const BLOCK_HEIGHT: &str = "to-websockets-block-height";
+    pub const VULCAN: &str = "to-vulcan";
+}
+
+/// Websocket message versions (ingest.md §3.8).
+pub mod versions {
+    pub const SUBACCOUNTS: &str = "3.0.0";
+    pub const TRADES: &str = "2.1.0";
+    pub const MARKETS: &str = "1.0.0";
+    pub const CANDLES: &str = "1.0.0";
+    pub const BLOCK_HEIGHT: &str = "1.0.0";
+}
+
+/// Channel ids whose messages carry a `seq` (beyond.md §1): the socks channel name and id.
+pub mod channels {
+    use indexer_domain::CandleResolution;
+    use indexer_store::write::Channel;
+
+    pub fn subaccount(owner: &str, number: u32) -> Channel {
+        Channel { channel: "v4_subaccounts".into(), id: format!("{owner}/{number}") }
+    }
+    pub fn trades(ticker: &str) -> Channel {
+        Channel { channel: "v4_trades".into(), id: ticker.into() }
+    }
+    pub fn markets() -> Channel {
+        Channel { channel: "v4_markets".into(), id: "v4_markets".into() }
+    }
+    pub fn candles(ticker: &str, resolution: CandleResolution) -> Channel {
+        Channel { channel: "v4_candles".into(), id: format!("{ticker}/{resolution}") }
+    }
+    pub fn block_height() -> Channel {
+        Channel { channel: "v4_block_height".into(), id: "v4_block_height".into() }
+    }
+}
+
+/// A message recorded by a handler, before aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    Subaccount(SubaccountPending),
+    Trade {
+        clob_pair_id: u32,
+        ticker: String,
+        transaction_index: i32,
+        event_index: u32,
+        trade: Value,
+    },
+    Market(Value),
+    Candle {
+        clob_pair_id: u32,
+        candle: Candle,
+    },
+    Vulcan {
+        key: Vec<u8>,
+        payload: Vec<u8>,
+        headers: Vec<(String, String)>,
+    },
+}
+
+/// A subaccount message before aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubaccountPending {
+    pub subaccount: IndexerSubaccountId,
+    pub transaction_index: i32,
+    pub event_index: u32,
+    pub contents: Map<String, Value>,
+    /// Set for fill messages of an order: all of them in a block merge into the last one.
+    pub fill_of_order: Option<Uuid>,
+}
+
+fn time(t: &DateTime<Utc>) -> Value {
+    Value::String(to_iso(t))
+}
+
+fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
+    t.as_ref().map_or(Value::Null, time)
+}
+
+fn dec(d: &Decimal) -> Value {
+    Value::String(d.to_string())
+}
+
+fn opt_dec(d: &Option<Decimal>) -> Value {
+    d.as_ref().map_or(Value::Null, dec)
+}
+
+fn num_str(n: impl ToString) -> Value {
+    Value::String(n.to_string())
+}
+
+fn opt_num_str<T: std::fmt::Display>(n: &Option<T>) -> Value {
+    n.as_ref().map_or(Value::Null, |v| num_str(v))
+}
+
+fn opt_string(s: &Option<String>) -> Value {
+    s.clone().map_or(Value::Null, Value::String)
+}
+
+/// ORDER (§4.8): every column as stored, API time in force, `postOnly`, `ticker`.
+pub fn order_json(order: &Order, ticker: &str) -> Value {
+    json!({
+        "id": order.id.to_string(),
+        "subaccountId": order.subaccount_id.to_string(),
+        "clientId": num_str(order.client_id),
+        "clobPairId": num_str(order.clob_pair_id),
+        "side": order.side.as_str(),
+        "size": dec(&order.size),
+        "totalFilled": dec(&order.total_filled),
+        "price": dec(&order.price),
+        "type": order.order_type.as_str(),
+        "status": order.status.as_str(),
+        "timeInForce": order.time_in_force.api().as_str(),
+        "reduceOnly": order.reduce_only,
+        "orderFlags": num_str(order.order_flags),
+        "goodTilBlock": opt_num_str(&order.good_til_block),
+        "goodTilBlockTime": opt_time(&order.good_til_block_time),
+        "createdAtHeight": opt_num_str(&order.created_at_height),
+        "createdAt": opt_time(&order.created_at),
+        "clientMetadata": num_str(order.client_metadata),
+        "triggerPrice": opt_dec(&order.trigger_price),
+        "updatedAt": opt_time(&order.updated_at),
+        "updatedAtHeight": opt_num_str(&order.updated_at_height),
+        "duration": opt_string(&order.duration),
+        "interval": opt_string(&order.interval),
+        "priceTolerance": opt_string(&order.price_tolerance),
+        "builderAddress": opt_string(&order.builder_address),
+        "feePpm": opt_string(&order.fee_ppm),
+        "orderRouterAddress": opt_string(&order.order_router_address),
+        "postOnly": order.time_in_force.is_post_only(),
+        "ticker": ticker,
+    })
+}
+
+/// FILL (§4.8): every column as stored, `eventId` in hex, plus `ticker`.
+pub fn fill_json(fill: &Fill, ticker: &str) -> Value {
+    json!({
+        "id": fill.id.to_string(),
+        "subaccountId": fill.subaccount_id.to_string(),
+        "side": fill.side.as_str(),
+        "liquidity": fill.liquidity.as_str(),
+        "type": fill.fill_type.as_str(),
+        "clobPairId": num_str(fill.clob_pair_id),
+        "orderId": fill.order_id.map_or(Value::Null, |id| Value::String(id.to_string())),
+        "size": dec(&fill.size),
+        "price": dec(&fill.price),
+        "quoteAmount": dec(&fill.quote_amount),
+        "eventId": fill.event_id.to_hex(),
+        "transactionHash": fill.transaction_hash,
+        "createdAt": time(&fill.created_at),
+        "createdAtHeight": num_str(fill.created_at_height),
+        "clientMetadata": opt_num_str(&fill.client_metadata),
+        "fee": dec(&fill.fee),
+        "affiliateRevShare": dec(&fill.affiliate_rev_share),
+        "builderFee": opt_dec(&fill.builder_fee),
+        "builderAddress": opt_string(&fill.builder_address),
+        "orderRouterAddress": opt_string(&fill.order_router_address),
+        "orderRouterFee": opt_dec(&fill.order_router_fee),
+        "positionSizeBefore": opt_dec(&fill.position_size_before),
+        "entryPriceBefore": opt_dec(&fill.entry_price_before),
+        "positionSideBefore": fill.position_side_before.map_or(Value::Null, |s| Value::String(s.as_str().into())),
+        "ticker": ticker,
+    })
+}
+
+/// realizedPnl of a position message: (LONG ? exit − entry : entry − exit) × sumClose + funding.
+pub fn realized_pnl(position: &Position) -> Decimal {
+    let exit = position.exit_price.clone().unwrap_or_else(Decimal::zero);
+    let per_unit = match position.side {
+        PositionSide::Long => &exit - &position.entry_price,
+        PositionSide::Short => &position.entry_price - &exit,
+    };
+    (per_unit * &position.sum_close + &position.settled_funding).trim()
+}
+
+/// unrealizedPnl: size × (oracle price − entry price); `None` without an oracle price.
+pub fn unrealized_pnl(position: &Position, oracle_price: Option<&Decimal>) -> Option<Decimal> {
+    oracle_price.map(|price| (&position.size * (price - &position.entry_price)).trim())
+}
+
+/// POS (§4.8).
+pub fn position_json(
+    position: &Position,
+    owner: &str,
+    number: u32,
+    ticker: &str,
+    oracle_price: Option<&Decimal>,
+) -> Value {
+    json!({
+        "address": owner,
+        "subaccountNumber": number,
+        "positionId": position.id.to_string(),
+        "market": ticker,
+        "side": position.side.as_str(),
+        "status": position.status.as_str(),
+        "size": dec(&position.size),
+        "maxSize": dec(&position.max_size),
+        "netFunding": dec(&position.settled_funding),
+        "entryPrice": dec(&position.entry_price),
+        "exitPrice": opt_dec(&position.exit_price),
+        "sumOpen": dec(&position.sum_open),
+        "sumClose": dec(&position.sum_close),
+        "realizedPnl": dec(&realized_pnl(position)),
+        "unrealizedPnl": opt_dec(&unrealized_pnl(position, oracle_price)),
+    })
+}
+
+/// ASSET (§4.8).
+pub fn asset_position_json(
+    position_id: Uuid,
+    owner: &str,
+    number: u32,
+    asset_id: u32,
+    symbol: &str,
+    is_long: bool,
+    size: &Decimal,
+) -> Value {
+    json!({
+        "address": owner,
+        "subaccountNumber": number,
+        "positionId": position_id.to_string(),
+        "assetId": asset_id.to_string(),
+        "symbol": symbol,
+        "side": if is_long { "LONG" } else { "SHORT" },
+        "size": dec(size),
+    })
+}
+
+/// MARKET (§4.8), the `trading` entry of a markets message.
+pub fn market_json(market: &PerpetualMarket, tier: Option<&LiquidityTier>) -> Value {
+    let params = market.params();
+    let (initial, maintenance, lower, upper) = match tier {
+        Some(t) => (
+            dec(&quantums::initial_margin_fraction(t.initial_margin_ppm)),
+            dec(&quantums::maintenance_margin_fraction(t.initial_margin_ppm, t.maintenance_fraction_ppm)),
+            opt_string(&t.open_interest_lower_cap),
+            opt_string(&t.open_interest_upper_cap),
+        ),
+        None => (Value::Null, Value::Null, Value::Null, Value::Null),
+    };
+    json!({
+        "id": market.id.to_string(),
+        "clobPairId": market.clob_pair_id.to_string(),
+        "ticker": market.ticker,
+        "marketId": market.market_id,
+        "status": market.status.as_str(),
+        "quantumConversionExponent": market.quantum_conversion_exponent,
+        "atomicResolution": market.atomic_resolution,
+        "subticksPerTick": market.subticks_per_tick,
+        "stepBaseQuantums": market.step_base_quantums,
+        "marketType": market.market_type.as_str(),
+        "initialMarginFraction": initial,
+        "maintenanceMarginFraction": maintenance,
+        "openInterestLowerCap": lower,
+        "openInterestUpperCap": upper,
+        "tickSize": dec(&params.tick_size()),
+        "stepSize": dec(&params.step_size()),
+        "priceChange24H": dec(&market.price_change_24h),
+        "volume24H": dec(&market.volume_24h),
+        "trades24H": market.trades_24h,
+        "nextFundingRate": dec(&market.next_funding_rate),
+        "openInterest": dec(&market.open_interest),
+        "baseOpenInterest": opt_dec(&market.base_open_interest),
+        "defaultFundingRate1H": opt_dec(&market.default_funding_rate_1h),
+    })
+}
+
+/// A candle message's contents: the row without `id`.
+pub fn candle_json(candle: &Candle) -> Value {
+    json!({
+        "startedAt": time(&candle.started_at),
+        "ticker": candle.ticker,
+        "resolution": candle.resolution.as_str(),
+        "low": dec(&candle.low),
+        "high": dec(&candle.high),
+        "open": dec(&candle.open),
+        "close": dec(&candle.close),
+        "baseTokenVolume": dec(&candle.base_token_volume),
+        "usdVolume": dec(&candle.usd_volume),
+        "trades": candle.trades,
+        "startingOpenInterest": dec(&candle.starting_open_interest),
+        "orderbookMidPriceOpen": opt_dec(&candle.orderbook_mid_price_open),
+        "orderbookMidPriceClose": opt_dec(&candle.orderbook_mid_price_close),
+    })
+}
+
+/// Whether a position message for this position is still "open" (for logs).
+pub fn is_open(position: &Position) -> bool {
+    position.status == PerpetualPositionStatus::Open
+}
+
+fn contents_string(value: &Value) -> String {
+    serde_json::to_string(value).expect("JSON values always serialise")
+}
+
+/// Turns a block's pending messages into outbox messages in publishing order (§4.9).
+pub fn assemble(height: u32, block_time: &DateTime<Utc>, pending: Vec<Pending>) -> Vec<OutboxMessage> {
+    let mut out = vec![block_height_message(height, block_time)];
+    let mut subaccounts = Vec::new();
+    let mut trades: BTreeMap<u32, (String, Vec<(i32, u32, Value)>)> = BTreeMap::new();
+    let mut markets = Vec::new();
+    let mut candles = Vec::new();
+    let mut vulcan = Vec::new();
+    for message in pending {
+        match message {
+            Pending::Subaccount(s) => subaccounts.push(s),
+            Pending::Trade { clob_pair_id, ticker, transaction_index, event_index, trade } => trades
+                .entry(clob_pair_id)
+                .or_insert_with(|| (ticker, Vec::new()))
+                .1
+                .push((transaction_index, event_index, trade)),
+            Pending::Market(contents) => markets.push(contents),
+            Pending::Candle { clob_pair_id, candle } => candles.push((clob_pair_id, candle)),
+            Pending::Vulcan { key, payload, headers } => vulcan.push(OutboxMessage {
+                topic: topics::VULCAN.into(),
+                partition_key: Some(key),
+                payload,
+                headers,
+                channel: None,
+            }),
+        }
+    }
+    out.extend(merge_subaccount_messages(subaccounts).into_iter().map(|s| subaccount_message(height, s)));
+    out.extend(trades.into_iter().map(|(clob_pair_id, (ticker, list))| trade_message(height, clob_pair_id, &ticker, list)));
+    out.extend(markets.into_iter().map(|contents| OutboxMessage {
+        topic: topics::MARKETS.into(),
+        partition_key: None,
+        payload: socks::MarketMessage { contents: contents_string(&contents), version: versions::MARKETS.into() }
+            .encode_to_vec(),
+        headers: vec![],
+        channel: Some(channels::markets()),
+    }));
+    out.extend(candles.into_iter().map(|(clob_pair_id, candle)| candle_message(clob_pair_id, &candle)));
+    out.extend(vulcan);
+    out
+}
+
+fn block_height_message(height: u32, block_time: &DateTime<Utc>) -> OutboxMessage {
+    let message = socks::BlockHeightMessage {
+        block_height: height.to_string(),
+        time: to_iso(block_time),
+        version: versions::BLOCK_HEIGHT.into(),
+    };
+    OutboxMessage {
+        topic: topics::BLOCK_HEIGHT.into(),
+        partition_key: None,
+        payload: message.encode_to_vec(),
+        headers: vec![],
+        channel: Some(channels::block_height()),
+    }
+}
+
+/// Fill messages of the same order keep only the last one, carrying every fill of the order in
+/// processing order; then everything is sorted by (transaction index, event index).
+fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<SubaccountPending> {
+    let mut fills_by_order: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    let mut last_by_order: HashMap<Uuid, usize> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        if let Some(order) = m.fill_of_order {
+            let fills = m.contents.get("fills").and_then(Value::as_array).cloned().unwrap_or_default();
+            fills_by_order.entry(order).or_default().extend(fills);
+            let replace = last_by_order
+                .get(&order)
+                .is_none_or(|&j| (m.transaction_index, m.event_index) >= (messages[j].transaction_index, messages[j].event_index));
+            if replace {
+                last_by_order.insert(order, i);
+            }
+        }
+    }
+    let mut kept: Vec<SubaccountPending> = messages
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, mut m)| match m.fill_of_order {
+            Some(order) if last_by_order[&order] != i => None,
+            Some(order) => {
+                m.contents.insert("fills".into(), Value::Array(fills_by_order.remove(&order).unwrap_or_default()));
+                Some(m)
+            }
+            None => Some(m),
+        })
+        .collect();
+    kept.sort_by_key(|m| (m.transaction_index, m.event_index));
+    kept
+}
+
+fn subaccount_message(height: u32, s: SubaccountPending) -> OutboxMessage {
+    let channel = channels::subaccount(&s.subaccount.owner, s.subaccount.number);
+    let key = s.subaccount.encode_to_vec();
+    let message = socks::SubaccountMessage {
+        block_height: height.to_string(),
+        transaction_index: s.transaction_index,
+        event_index: s.event_index,
+        contents: contents_string(&Value::Object(s.contents)),
+        subaccount_id: Some(s.subaccount),
+        version: versions::SUBACCOUNTS.into(),
+    };
+    OutboxMessage {
+        topic: topics::SUBACCOUNTS.into(),
+        partition_key: Some(key),
+        payload: message.encode_to_vec(),
+        headers: vec![],
+        channel: Some(channel),
+    }
+}
+
+fn trade_message(height: u32, clob_pair_id: u32, ticker: &str, mut trades: Vec<(i32, u32, Value)>) -> OutboxMessage {
+    trades.sort_by_key(|(tx, ev, _)| (*tx, *ev));
+    let list: Vec<Value> = trades.into_iter().map(|(_, _, t)| t).collect();
+    let message = socks::TradeMessage {
+        block_height: height.to_string(),
+        contents: contents_string(&json!({ "trades": list })),
+        clob_pair_id: clob_pair_id.to_string(),
+        version: versions::TRADES.into(),
+    };
+    OutboxMessage {
+        topic: topics::TRADES.into(),
+        partition_key: None,
+        payload: message.encode_to_vec(),
+        headers: vec![],
+        channel: Some(channels::trades(ticker)),
+    }
+}
+
+fn candle_message(clob_pair_id: u32, candle: &Candle) -> OutboxMessage {
+    let message = socks::CandleMessage {
+        contents: contents_string(&candle_json(candle)),
+        clob_pair_id: clob_pair_id.to_string(),
+        resolution: candle.resolution.socks_resolution(),
+        version: versions::CANDLES.into(),
+    };
+    OutboxMessage {
+        topic: topics::CANDLES.into(),
+        partition_key: None,
+        payload: message.encode_to_vec(),
+        headers: vec![],
+        channel: Some(channels::candles(&candle.ticker, candle.resolution)),
+    }
+}
+
+/// Resolution of a candle message (kept here so tests can decode messages symmetrically).
+pub fn resolution_of(message: &socks::CandleMessage) -> Option<CandleResolution> {
+    CandleResolution::from_socks_resolution(message.resolution).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(owner: &str, tx: i32, ev: u32, fill_of: Option<Uuid>, fill_id: &str) -> SubaccountPending {
+        let mut contents = Map::new();
+        contents.insert("fills".into(), json!([{ "id": fill_id }]));
+        SubaccountPending {
+            subaccount: IndexerSubaccountId { owner: owner.into(), number: 0 },
+            transaction_index: tx,
+            event_index: ev,
+            contents,
+            fill_of_order: fill_of,
+        }
+    }
+
+    #[test]
+    fn fills_of_one_order_merge_into_its_last_message_and_everything_sorts() {
+        let order = Uuid::from_u128(7);
+        let merged = merge_subaccount_messages(vec![
+            sub("a", 1, 2, Some(order), "f1"),
+            sub("b", 0, 0, None, "other"),
+            sub("a", 3, 0, Some(order), "f2"),
+            sub("c", -1, 0, None, "end-block"),
+        ]);
+        let ids: Vec<(i32, u32)> = merged.iter().map(|m| (m.transaction_index, m.event_index)).collect();
+        assert_eq!(ids, [(-1, 0), (0, 0), (3, 0)]);
+        assert_eq!(merged[2].contents["fills"], json!([{ "id": "f1" }, { "id": "f2" }]));
+    }
+
+    #[test]
+    fn trades_are_one_message_per_clob_pair_in_event_order() {
+        let trade = |tx, ev, id: &str| Pending::Trade {
+            clob_pair_id: 0,
+            ticker: "BTC-USD".into(),
+            transaction_index: tx,
+            event_index: ev,
+            trade: json!({ "id": id }),
+        };
+        let time = chrono::DateTime::from_timestamp(0, 0).unwrap();
+        let out = assemble(5, &time, vec![trade(2, 0, "late"), trade(1, 4, "early")]);
+        assert_eq!(out.len(), 2, "block height + one trade message");
+        assert_eq!(out[0].topic, topics::BLOCK_HEIGHT);
+        let message = socks::TradeMessage::decode(out[1].payload.as_slice()).unwrap();
+        assert_eq!(message.contents, r#"{"trades":[{"id":"early"},{"id":"late"}]}"#);
+        assert_eq!(out[1].channel, Some(channels::trades("BTC-USD")));
+    }
+}
