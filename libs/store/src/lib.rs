@@ -5,8 +5,9 @@
 //! - [`migrate`]: the embedded, forward-only migrations of `migrations/` and their runner;
 //! - [`admin`]: destructive maintenance (clearing data for a rebuild);
 //! - [`progress`]: ender's progress marker (last processed height, stream epoch);
-//! - later: `write/` for ender's per-block write batches and `read/` for the queries comlink and
-//!   socks share.
+//! - [`write`]: ender's per-block write batches;
+//! - [`read`]: read queries (ender's cache load and prefetch; the queries comlink and socks share
+//!   belong here too).
 
 pub mod admin;
 pub mod error;
