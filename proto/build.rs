@@ -46,6 +46,8 @@ fn main() {
 
     prost_build::Config::new()
         .include_file("packages.rs")
+        // `prost::Name` (full_name / type_url) for every message.
+        .enable_type_names()
         .compile_fds(descriptors)
         .expect("generating Rust code from the descriptors");
 
