@@ -9,6 +9,10 @@
 //! Encodings are byte-identical to the reference encoders (fields in
 //! field-number order, proto3 defaults omitted, oneof members always written);
 //! `tests/conformance.rs` checks this against dYdX's Python package.
+//! `events::OrderFillEventV1` implements `prost::Message` by hand (see
+//! `order_fill.rs`) because prost-derive would write its `taker_order` oneof
+//! out of field-number order; every other type is plain prost-build output,
+//! and every message implements `prost::Name`.
 
 include!(concat!(env!("OUT_DIR"), "/packages.rs"));
 
