@@ -5,6 +5,7 @@
 
 pub mod block;
 pub mod candles;
+pub mod consumer;
 pub mod decode;
 pub mod error;
 pub mod handlers;
