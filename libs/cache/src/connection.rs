@@ -15,6 +15,8 @@ pub enum CacheError {
     },
     #[error("redis command failed: {0}")]
     Command(#[from] redis::RedisError),
+    #[error(transparent)]
+    Reply(#[from] crate::script_value::ScriptReplyError),
 }
 
 /// A cloneable handle to the main Redis plus the key builder.
@@ -26,10 +28,18 @@ pub struct Cache {
 
 impl Cache {
     pub async fn connect(settings: &RedisSettings) -> Result<Self, CacheError> {
-        let connect_error = |source| CacheError::Connect { url: settings.url.clone(), source };
+        let connect_error = |source| CacheError::Connect {
+            url: settings.url.clone(),
+            source,
+        };
         let client = redis::Client::open(settings.url.as_str()).map_err(connect_error)?;
-        let conn = ConnectionManager::new(client).await.map_err(connect_error)?;
-        Ok(Self { conn, keys: Keys::new(settings.key_prefix.clone()) })
+        let conn = ConnectionManager::new(client)
+            .await
+            .map_err(connect_error)?;
+        Ok(Self {
+            conn,
+            keys: Keys::new(settings.key_prefix.clone()),
+        })
     }
 
     pub fn keys(&self) -> &Keys {
@@ -70,7 +80,10 @@ impl Cache {
                 .query_async(&mut conn)
                 .await?;
             if !batch.is_empty() {
-                let n: u64 = redis::cmd("UNLINK").arg(&batch).query_async(&mut conn).await?;
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&batch)
+                    .query_async(&mut conn)
+                    .await?;
                 removed += n;
             }
             if next == 0 {

@@ -27,7 +27,9 @@ impl BookSide {
 
 impl Keys {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -60,12 +62,18 @@ impl Keys {
 
     /// Price → total resting quantums of one side of a market.
     pub fn orderbook_levels(&self, ticker: &str, side: BookSide) -> String {
-        self.key(format_args!("v4/orderbookLevels/{ticker}/{}", side.as_str()))
+        self.key(format_args!(
+            "v4/orderbookLevels/{ticker}/{}",
+            side.as_str()
+        ))
     }
 
     /// Price → unix seconds of the last change of that level.
     pub fn orderbook_levels_last_updated(&self, ticker: &str, side: BookSide) -> String {
-        self.key(format_args!("v4/orderbookLevels/{ticker}/{}/lastUpdated", side.as_str()))
+        self.key(format_args!(
+            "v4/orderbookLevels/{ticker}/{}/lastUpdated",
+            side.as_str()
+        ))
     }
 
     pub fn cancelled_orders(&self) -> String {
@@ -112,6 +120,13 @@ impl Keys {
     pub fn stream_epoch(&self) -> String {
         self.key(format_args!("v4/streamEpoch"))
     }
+
+    /// Our addition: the sequence of the `v4_subaccounts` messages vulcan publishes for channel
+    /// id `<owner>/<number>` (ender numbers its own messages of that channel in Postgres; the two
+    /// streams are told apart by the `source` header, see vulcan/README.md).
+    pub fn subaccount_vulcan_seq(&self, owner: &str, number: u32) -> String {
+        self.key(format_args!("v4/subaccountSeq/{owner}/{number}"))
+    }
 }
 
 #[cfg(test)]
@@ -124,7 +139,10 @@ mod tests {
         assert_eq!(k.order("abc"), "v4/orders/abc");
         assert_eq!(k.order_data("abc"), "v4/orderData/abc");
         assert_eq!(k.subaccount_order_ids("s"), "v4/subaccountOrderIds/s");
-        assert_eq!(k.orderbook_levels("BTC-USD", BookSide::Buy), "v4/orderbookLevels/BTC-USD/BUY");
+        assert_eq!(
+            k.orderbook_levels("BTC-USD", BookSide::Buy),
+            "v4/orderbookLevels/BTC-USD/BUY"
+        );
         assert_eq!(
             k.orderbook_levels_last_updated("BTC-USD", BookSide::Sell),
             "v4/orderbookLevels/BTC-USD/SELL/lastUpdated"

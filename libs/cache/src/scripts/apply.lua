@@ -1,0 +1,66 @@
+-- Applies a batch of order operations in order, atomically (one script call: no reader sees a
+-- partial update, and each operation sees the effects of the ones before it).
+-- KEYS: 1 stream epoch, 2 cancelled orders, 3 best-effort cancelled orders, 4 order expiry,
+--       5 stateful order update ids, 6 stateful order updates,
+--       then 5 keys per market group (BUY levels, BUY lastUpdated, SELL levels, SELL lastUpdated,
+--       order-book seq), then each operation's keys (P 3, U 2, R 4, X 4 + 3).
+-- ARGV: now ms, epoch candidate (stored if no epoch exists), market group count, op count, then
+--       per operation its type letter and arguments (P 5, U 5, R 5, X 5 + 5).
+-- Returns {epoch, result per operation}.
+local KEY_COUNT = {P = 3, U = 2, R = 4, X = 7}
+local ARG_COUNT = {P = 5, U = 5, R = 5, X = 10}
+
+local function slice(list, from, count)
+  local out = {}
+  for i = 1, count do out[i] = list[from + i - 1] end
+  return out
+end
+
+local now_ms = ARGV[1]
+local ctx = {
+  now_ms = now_ms,
+  now_s = redis.call('TIME')[1],
+  epoch_key = KEYS[1], cancelled_key = KEYS[2], best_effort_key = KEYS[3], expiry_key = KEYS[4],
+  update_ids_key = KEYS[5], updates_key = KEYS[6],
+  groups = {}, seqs = {}, purged = {},
+}
+local epoch = redis.call('GET', ctx.epoch_key)
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', ctx.epoch_key, epoch)
+end
+
+local group_count, op_count = tonumber(ARGV[3]), tonumber(ARGV[4])
+local k = 7
+for g = 1, group_count do
+  ctx.groups[g] = {buy = KEYS[k], buy_last = KEYS[k + 1], sell = KEYS[k + 2], sell_last = KEYS[k + 3], seq = KEYS[k + 4]}
+  k = k + 5
+end
+
+local results = {epoch}
+local a = 5
+for op = 1, op_count do
+  local kind = ARGV[a]
+  local keys = slice(KEYS, k, KEY_COUNT[kind])
+  local args = slice(ARGV, a + 1, ARG_COUNT[kind])
+  local result
+  if kind == 'P' then
+    result = place_order(ctx, keys, args)
+  elseif kind == 'U' then
+    result = update_order(ctx, keys, args)
+  elseif kind == 'R' then
+    result = remove_order(ctx, keys, args)
+  elseif kind == 'X' then
+    -- Replace: the old order leaves the book, then the new one is placed, in one step.
+    local removed = remove_order(ctx, slice(keys, 1, 4), slice(args, 1, 5))
+    local placed = place_order(ctx, slice(keys, 5, 3), slice(args, 6, 5))
+    result = {'X', removed, placed}
+  else
+    return redis.error_reply('unknown order operation ' .. tostring(kind))
+  end
+  results[op + 1] = result
+  k = k + KEY_COUNT[kind]
+  a = a + 1 + ARG_COUNT[kind]
+end
+flush_seqs(ctx)
+return results

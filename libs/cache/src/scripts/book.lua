@@ -1,0 +1,49 @@
+-- Price levels, their lastUpdated companions and the per-market order-book sequence.
+--
+-- ctx.groups[g] holds the keys of one market (levels and lastUpdated per side, seq). The seq of a
+-- market is read once per script call, advanced in Lua for every level message, and written
+-- back at the end (flush_seqs), all inside the same atomic script.
+
+local function side_keys(group, side)
+  if side == 1 then return group.buy, group.buy_last end
+  return group.sell, group.sell_last
+end
+
+local function next_seq(ctx, g)
+  local current = ctx.seqs[g]
+  if current == nil then
+    current = tonumber(redis.call('GET', ctx.groups[g].seq) or '0')
+  end
+  current = current + 1
+  ctx.seqs[g] = current
+  return int_str(current)
+end
+
+local function flush_seqs(ctx)
+  for g, value in pairs(ctx.seqs) do
+    redis.call('SET', ctx.groups[g].seq, int_str(value))
+  end
+end
+
+-- Adds `delta` (a signed decimal string) to the level at `price`. A level never goes below zero
+-- (a negative result is clamped, reported, and treated as empty) and an empty level is removed
+-- from both hashes. Returns the new level size as a decimal string and the clamped flag.
+local function change_level(ctx, group, side, price, delta)
+  local levels, last = side_keys(group, side)
+  local value = redis.call('HINCRBY', levels, price, delta)
+  local clamped = 0
+  if value < 0 then clamped = 1; value = 0 end
+  if value == 0 then
+    redis.call('HDEL', levels, price)
+    redis.call('HDEL', last, price)
+    return '0', clamped
+  end
+  redis.call('HSET', last, price, ctx.now_s)
+  if value < EXACT then return int_str(value), clamped end
+  return redis.call('HGET', levels, price), clamped
+end
+
+local function level_size(group, side, price)
+  local levels = side_keys(group, side)
+  return redis.call('HGET', levels, price) or '0'
+end

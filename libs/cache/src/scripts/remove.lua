@@ -1,0 +1,56 @@
+-- OrderRemove (ingest.md §5.5 steps 1-2 and the Redis half of 3-4): delete the order and take its
+-- remaining size out of its level; remember the id in a canceled set for 30 s.
+-- keys: order, orderData, subaccount order ids, state filled quantums
+-- args: uuid, market group, removal status (1 best effort canceled, 2 canceled, 3 filled),
+--       stateful user cancel 0/1 (level message even for a zero change, no canceled set),
+--       expired-before height ('' unless the reason is INDEXER_EXPIRED)
+-- result: {'R', outcome, filled, resting, state filled or '', encoded order, level changed 0/1,
+--          side, price, level size, seq, filled exceeds size, clamped};
+--          outcome: missing | not_expired | removed
+local CANCELED_WINDOW_MS = 30000
+
+local function remember_canceled(ctx, set_key, uuid)
+  if not ctx.purged[set_key] then
+    redis.call('ZREMRANGEBYSCORE', set_key, '-inf', '(' .. ctx.now_ms)
+    ctx.purged[set_key] = true
+  end
+  redis.call('ZADD', set_key, int_str(tonumber(ctx.now_ms) + CANCELED_WINDOW_MS), uuid)
+end
+
+local function remove_order(ctx, keys, args)
+  local order_key, data_key, subaccount_key, state_filled_key = keys[1], keys[2], keys[3], keys[4]
+  local uuid, g, status, stateful_cancel, expired_before =
+    args[1], tonumber(args[2]), args[3], args[4] == '1', args[5]
+  local current = redis.call('MGET', order_key, data_key, state_filled_key)
+  if not current[1] then return {'R', 'missing'} end
+  local expiry, filled, resting = parse_order_data(current[2])
+  if expired_before ~= '' and tonumber(expiry) >= tonumber(expired_before) then
+    return {'R', 'not_expired'}
+  end
+  redis.call('DEL', order_key, data_key)
+  redis.call('HDEL', subaccount_key, uuid)
+  redis.call('ZREM', ctx.expiry_key, uuid)
+  local facts = book_facts(current[1])
+  local filled_b = big(filled)
+  local exceeds, remaining = 0, {0, 0}
+  local order = big_cmp(filled_b, facts.quantums)
+  if order > 0 then exceeds = 1 end
+  if order < 0 then remaining = big_sub(facts.quantums, filled_b) end
+  local changed, level, seq, clamped = 0, '', '', 0
+  if resting ~= 'false' and not is_immediate(facts) and (stateful_cancel or not big_is_zero(remaining)) then
+    local group = ctx.groups[g]
+    if big_is_zero(remaining) then
+      level = level_size(group, facts.side, facts.price)
+    else
+      level, clamped = change_level(ctx, group, facts.side, facts.price, '-' .. big_str(remaining))
+    end
+    seq = next_seq(ctx, g)
+    changed = 1
+  end
+  if not stateful_cancel then
+    if status == '1' then remember_canceled(ctx, ctx.best_effort_key, uuid) end
+    if status == '2' then remember_canceled(ctx, ctx.cancelled_key, uuid) end
+  end
+  return {'R', 'removed', filled, resting, current[3] or '', current[1], changed, facts.side,
+    facts.price, level, seq, exceeds, clamped}
+end
