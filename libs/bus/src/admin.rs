@@ -12,7 +12,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -367,6 +367,9 @@ impl BusAdmin {
                 })
             }
             Err(DeleteRecordsFailure::Failed(error)) => Err(error),
+            Err(DeleteRecordsFailure::Dropped(reason)) => {
+                Err(admin_error("DeleteRecords", "topics".into(), reason))
+            }
         }
     }
 
@@ -525,7 +528,17 @@ impl BusAdmin {
             .admin
             .create_partitions(&new_partitions, &self.options())
             .await
-            .map_err(|e| admin_error("CreatePartitions", names, e.to_string()))?;
+            .map_err(|e| {
+                let reason = if error_code(&e) == Some(RDKafkaErrorCode::UnsupportedFeature) {
+                    format!(
+                        "the broker does not support CreatePartitions ({e}); delete and recreate \
+                         the topic to change its partition count"
+                    )
+                } else {
+                    e.to_string()
+                };
+                admin_error("CreatePartitions", names, reason)
+            })?;
         check_results("CreatePartitions", results, RDKafkaErrorCode::NoError)
     }
 
@@ -561,16 +574,38 @@ impl BusAdmin {
     ) -> Result<(), DeleteRecordsFailure> {
         let mut attempt = 0;
         loop {
-            match self.delete_records(topics).await {
+            let failure = match self.delete_records(topics).await {
                 Ok(()) => return Ok(()),
-                Err(DeleteRecordsFailure::Failed(error)) if attempt + 1 < retry.attempts => {
-                    let delay = retry.base_delay * 2u32.pow(attempt);
-                    tracing::warn!(%error, attempt, ?delay, "clearing topics failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                Err(DeleteRecordsFailure::Unsupported(reason)) => {
+                    return Err(DeleteRecordsFailure::Unsupported(reason))
                 }
-                Err(other) => return Err(other),
+                Err(failure) => failure,
+            };
+            attempt += 1;
+            if attempt >= retry.attempts {
+                return Err(self.after_last_attempt(failure).await);
             }
+            let delay = retry.base_delay * 2u32.pow(attempt - 1);
+            tracing::warn!(error = %failure, attempt, ?delay, "clearing topics failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// A broker that advertises DeleteRecords but drops the connection on every attempt while
+    /// still answering metadata does not implement it (tansu's in-memory engine): treat it as
+    /// unsupported. Any other persistent failure is reported.
+    async fn after_last_attempt(&self, failure: DeleteRecordsFailure) -> DeleteRecordsFailure {
+        match failure {
+            DeleteRecordsFailure::Dropped(reason) if self.list_topics().await.is_ok() => {
+                DeleteRecordsFailure::Unsupported(format!(
+                    "the broker dropped the connection on every DeleteRecords attempt but answers \
+                     metadata ({reason})"
+                ))
+            }
+            DeleteRecordsFailure::Dropped(reason) => {
+                DeleteRecordsFailure::Failed(admin_error("DeleteRecords", "topics".into(), reason))
+            }
+            other => other,
         }
     }
 
@@ -592,18 +627,13 @@ impl BusAdmin {
         let result = self.admin.delete_records(&offsets, &self.options()).await;
         let result = match result {
             Ok(list) => list,
-            Err(e) => {
-                return Err(classify_delete_records(
-                    e.to_string(),
-                    e.rdkafka_error_code(),
-                ))
-            }
+            Err(e) => return Err(classify_delete_records(e.to_string(), error_code(&e))),
         };
         for elem in result.elements() {
             if let Err(e) = elem.error() {
                 return Err(classify_delete_records(
                     format!("{}[{}]: {e}", elem.topic(), elem.partition()),
-                    e.rdkafka_error_code(),
+                    error_code(&e),
                 ));
             }
         }
@@ -669,28 +699,35 @@ impl BusAdmin {
     }
 }
 
-/// Whether DeleteRecords failed because the broker lacks it (fall back) or for another reason
-/// (retry, then report).
+/// Why DeleteRecords failed: the broker lacks it (fall back to recreating), the connection was
+/// dropped (retry; persistent drops mean unsupported), or another error (retry, then report).
 enum DeleteRecordsFailure {
     Unsupported(String),
+    Dropped(String),
     Failed(BusError),
 }
 
+impl fmt::Display for DeleteRecordsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteRecordsFailure::Unsupported(reason) => write!(f, "unsupported: {reason}"),
+            DeleteRecordsFailure::Dropped(reason) => write!(f, "connection dropped: {reason}"),
+            DeleteRecordsFailure::Failed(error) => write!(f, "{error}"),
+        }
+    }
+}
+
 fn classify_delete_records(reason: String, code: Option<RDKafkaErrorCode>) -> DeleteRecordsFailure {
-    let unsupported = matches!(
-        code,
+    match code {
         Some(
             RDKafkaErrorCode::UnsupportedVersion
-                | RDKafkaErrorCode::UnsupportedFeature
-                | RDKafkaErrorCode::InvalidRequest
-                | RDKafkaErrorCode::PolicyViolation
-                | RDKafkaErrorCode::Unknown
-        )
-    );
-    if unsupported {
-        DeleteRecordsFailure::Unsupported(reason)
-    } else {
-        DeleteRecordsFailure::Failed(admin_error("DeleteRecords", "topics".into(), reason))
+            | RDKafkaErrorCode::UnsupportedFeature
+            | RDKafkaErrorCode::InvalidRequest
+            | RDKafkaErrorCode::PolicyViolation
+            | RDKafkaErrorCode::Unknown,
+        ) => DeleteRecordsFailure::Unsupported(reason),
+        Some(RDKafkaErrorCode::BrokerTransportFailure) => DeleteRecordsFailure::Dropped(reason),
+        _ => DeleteRecordsFailure::Failed(admin_error("DeleteRecords", "topics".into(), reason)),
     }
 }
 
@@ -753,6 +790,15 @@ fn check_results(
         }
     }
     Ok(())
+}
+
+/// The librdkafka error code of `error`, including admin-operation errors (which
+/// `KafkaError::rdkafka_error_code` leaves out).
+fn error_code(error: &KafkaError) -> Option<RDKafkaErrorCode> {
+    match error {
+        KafkaError::AdminOp(code) => Some(*code),
+        other => other.rdkafka_error_code(),
+    }
 }
 
 fn admin_error(operation: &'static str, resource: String, reason: String) -> BusError {

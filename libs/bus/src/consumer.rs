@@ -138,6 +138,8 @@ pub struct MessageMeta {
 pub struct Received<T> {
     pub value: T,
     pub meta: MessageMeta,
+    /// The undecoded value, kept so a handler-level rejection can be dead-lettered verbatim.
+    pub payload: Vec<u8>,
 }
 
 /// Why [`BusConsumer::process_next`] stopped.
@@ -262,9 +264,14 @@ impl<T> BusConsumer<T> {
                     return Ok(Received {
                         value,
                         meta: raw.meta,
+                        payload: raw.payload.unwrap_or_default(),
                     })
                 }
-                Err(reason) => self.reject(&raw, &reason).await?,
+                Err(reason) => {
+                    self.log_malformed(&raw.meta, &reason);
+                    self.dead_letter_raw(&raw.meta, raw.payload.as_deref(), &reason)
+                        .await?
+                }
             }
         }
     }
@@ -337,10 +344,22 @@ impl<T> BusConsumer<T> {
         }
     }
 
-    /// Logs, counts, dead-letters and commits a malformed message. If the dead-letter copy
-    /// cannot be written the message is not committed, so it is not lost.
-    async fn reject(&self, raw: &RawMessage, reason: &str) -> Result<(), BusError> {
-        let meta = &raw.meta;
+    /// Copies a message the handler refused to its dead-letter topic with `reason`, then commits
+    /// it: the policy for messages that decode but can never be applied (vulcan's
+    /// `ParseMessageError`). Nothing is committed if the copy cannot be written.
+    pub async fn dead_letter(&self, received: &Received<T>, reason: &str) -> Result<(), BusError> {
+        tracing::error!(
+            topic = %received.meta.topic,
+            partition = received.meta.partition,
+            offset = received.meta.offset,
+            reason,
+            "kafka message refused by its handler; dead-lettering and skipping it"
+        );
+        self.dead_letter_raw(&received.meta, Some(&received.payload), reason)
+            .await
+    }
+
+    fn log_malformed(&self, meta: &MessageMeta, reason: &str) {
         tracing::error!(
             topic = %meta.topic,
             partition = meta.partition,
@@ -354,14 +373,23 @@ impl<T> BusConsumer<T> {
             .map(|t| t.base_name().to_string())
             .unwrap_or_else(|| meta.topic.clone());
         metrics::counter!("bus_malformed_messages_total", "topic" => topic_label).increment(1);
+    }
 
+    /// Writes the message to `<topic>-dead-letter` and commits it. If the copy cannot be
+    /// written the message is not committed, so it is not lost.
+    async fn dead_letter_raw(
+        &self,
+        meta: &MessageMeta,
+        payload: Option<&[u8]>,
+        reason: &str,
+    ) -> Result<(), BusError> {
         let dead_letter_topic = format!("{}{}", meta.topic, DEAD_LETTER_SUFFIX);
         let headers = dead_letter_headers_for(meta, reason);
         self.dead_letters
             .send_to(
                 &dead_letter_topic,
                 meta.key.as_deref(),
-                raw.payload.as_deref().unwrap_or_default(),
+                payload.unwrap_or_default(),
                 &headers,
             )
             .await?;

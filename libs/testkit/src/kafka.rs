@@ -4,7 +4,8 @@
 //! `KAFKA_BROKER_URLS` (default 127.0.0.1:9092) with that prefix, and creates every catalogue
 //! and dead-letter topic under it with one partition (or the production counts on request).
 //! Dropping it deletes those topics, best effort; `cleanup().await` does the same and reports
-//! failures.
+//! failures. Drop every producer and consumer of the topics first: a librdkafka client that
+//! fetches from a topic tansu just deleted can crash the test process (see libs/bus/README.md).
 
 use indexer_base::config::{Env, KafkaSettings};
 use indexer_bus::admin::BusAdmin;
@@ -17,13 +18,18 @@ pub fn unique_prefix() -> String {
     format!("t{}.", &id[..8])
 }
 
-/// Settings for the test broker with the given topic prefix. Everything else comes from the
-/// environment (so CI can point `KAFKA_BROKER_URLS` elsewhere) or the defaults.
+/// Settings for the test broker with the given topic prefix, replication factor 1 and a short
+/// consumer session. Everything else comes from the environment (so CI can point
+/// `KAFKA_BROKER_URLS` elsewhere) or the defaults.
 pub fn settings_with_prefix(prefix: &str) -> KafkaSettings {
     let mut settings = KafkaSettings::from_env(&Env::process())
         .expect("Kafka settings from the environment are valid");
     settings.topic_prefix = prefix.to_string();
     settings.replication_factor = 1;
+    // tansu holds a new group's first join for about half the session timeout; 10 s (Kafka's
+    // minimum is 6 s) keeps group tests at ~5 s instead of ~30 s.
+    settings.session_timeout = std::time::Duration::from_secs(10);
+    settings.heartbeat_interval = std::time::Duration::from_secs(3);
     settings
 }
 
