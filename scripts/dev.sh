@@ -14,8 +14,6 @@ cargo build --bins -q
 BIN="$ROOT/target/debug"
 export NODE_ENV="${NODE_ENV:-development}"
 export DB_NAME="${DB_NAME:-indexer}"
-psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1 \
-  || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$DB_NAME\""
 "$BIN/bazooka" migrate
 "$BIN/bazooka" create-topics
 

@@ -23,8 +23,8 @@ async fn main() -> std::process::ExitCode {
     match commands::run(cli.command, &env, &base).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %format!("{err:#}"), "bazooka failed");
-            eprintln!("bazooka: {err:#}");
+            tracing::error!(error = %err, "bazooka failed");
+            eprintln!("bazooka: {err}");
             std::process::ExitCode::FAILURE
         }
     }

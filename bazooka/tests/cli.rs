@@ -52,6 +52,25 @@ async fn migrate_twice_on_an_empty_database_is_idempotent() {
 }
 
 #[tokio::test]
+async fn migrate_creates_a_missing_database() {
+    let db = TestDb::empty().await;
+    let name = format!("{}_created", db.name());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let out = bazooka(&[("DATABASE_URL", &url)], &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("created the database"),
+        "{}",
+        stdout(&out)
+    );
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn clear_db_refuses_in_production_without_force_and_keeps_data() {
     let db = TestDb::new().await;
     sqlx::query("INSERT INTO blocks (\"blockHeight\", time) VALUES (1, now())")

@@ -19,7 +19,7 @@ pub mod write;
 
 pub use admin::clear_data;
 pub use error::StoreError;
-pub use migrate::{embedded_migrations, migrate};
+pub use migrate::{embedded_migrations, ensure_database, migrate};
 pub use pool::Pools;
 pub use progress::{ender_progress, last_processed_height, EnderProgress};
 

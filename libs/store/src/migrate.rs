@@ -87,3 +87,25 @@ fn warn_about_unknown_versions(applied: &HashSet<i64>) {
         );
     }
 }
+
+/// Creates the database named in `url` when it does not exist yet (first start on a fresh
+/// server); returns whether it was created.
+pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
+    use sqlx::migrate::MigrateDatabase;
+    let connect_error = |source| StoreError::Connect {
+        target: crate::pool::mask_password(url),
+        source,
+    };
+    if sqlx::Postgres::database_exists(url)
+        .await
+        .map_err(connect_error)?
+    {
+        return Ok(false);
+    }
+    match sqlx::Postgres::create_database(url).await {
+        Ok(()) => Ok(true),
+        // Another runner created it between the check and the create.
+        Err(_) if sqlx::Postgres::database_exists(url).await.unwrap_or(false) => Ok(false),
+        Err(source) => Err(connect_error(source)),
+    }
+}
