@@ -6,6 +6,8 @@ mod markets;
 mod misc;
 mod stateful;
 mod subaccounts;
+#[cfg(test)]
+mod tests;
 
 use indexer_domain::serializable_int;
 use num_bigint::BigInt;
