@@ -65,7 +65,11 @@ pub fn process_block(block: &DecodedBlock, state: &State<'_>) -> Result<BlockOut
         .iter()
         .zip(skips.iter())
         .partition(|(event, _)| !event.payload.is_ordered());
-    let passes = if block.height == 0 { [second, first] } else { [first, second] };
+    let passes = if block.height == 0 {
+        [second, first]
+    } else {
+        [first, second]
+    };
     for (event, skip) in passes.into_iter().flatten() {
         handlers::apply(&mut w, event, *skip)?;
     }
@@ -145,7 +149,10 @@ impl<'s, 'c> Working<'s, 'c> {
 
     fn write_block_rows(&mut self) {
         let height = i64::from(self.height);
-        self.write.block = Some(BlockRow { block_height: height, time: self.time });
+        self.write.block = Some(BlockRow {
+            block_height: height,
+            time: self.time,
+        });
         self.write.transactions = self
             .block
             .tx_hashes
@@ -175,7 +182,9 @@ impl<'s, 'c> Working<'s, 'c> {
     /// transaction events, so this is only empty for events that never reach a hash column).
     pub fn tx_hash(&self, event: &DecodedEvent) -> String {
         match event.placement {
-            indexer_domain::EventPlacement::Transaction(i) => self.block.tx_hashes[i as usize].clone(),
+            indexer_domain::EventPlacement::Transaction(i) => {
+                self.block.tx_hashes[i as usize].clone()
+            }
             _ => String::new(),
         }
     }
@@ -183,15 +192,21 @@ impl<'s, 'c> Working<'s, 'c> {
     // ---- caches with overlay -------------------------------------------------------------
 
     pub fn market(&self, id: u32) -> Option<&Market> {
-        self.markets.get(&id).or_else(|| self.state.caches.markets.get(&id))
+        self.markets
+            .get(&id)
+            .or_else(|| self.state.caches.markets.get(&id))
     }
 
     pub fn asset(&self, id: u32) -> Option<&Asset> {
-        self.assets.get(&id).or_else(|| self.state.caches.assets.get(&id))
+        self.assets
+            .get(&id)
+            .or_else(|| self.state.caches.assets.get(&id))
     }
 
     pub fn liquidity_tier(&self, id: u32) -> Option<&LiquidityTier> {
-        self.liquidity_tiers.get(&id).or_else(|| self.state.caches.liquidity_tiers.get(&id))
+        self.liquidity_tiers
+            .get(&id)
+            .or_else(|| self.state.caches.liquidity_tiers.get(&id))
     }
 
     pub fn perpetual_market(&self, id: u32) -> Option<&PerpetualMarket> {
@@ -213,7 +228,13 @@ impl<'s, 'c> Working<'s, 'c> {
 
     /// Every perpetual market id, overlay included.
     pub fn perpetual_market_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.state.caches.perpetual_markets.keys().copied().collect();
+        let mut ids: Vec<u32> = self
+            .state
+            .caches
+            .perpetual_markets
+            .keys()
+            .copied()
+            .collect();
         ids.extend(self.perpetual_markets.keys().copied());
         ids.sort_unstable();
         ids.dedup();
@@ -223,7 +244,12 @@ impl<'s, 'c> Working<'s, 'c> {
     /// A perpetual market with the freshest aggregates known (for market messages).
     pub fn perpetual_market_for_message(&self, id: u32) -> Option<PerpetualMarket> {
         let mut market = self.perpetual_market(id)?.clone();
-        if let Some(fresh) = self.state.fresh_perpetual_markets.as_ref().and_then(|m| m.get(&id)) {
+        if let Some(fresh) = self
+            .state
+            .fresh_perpetual_markets
+            .as_ref()
+            .and_then(|m| m.get(&id))
+        {
             market.price_change_24h = fresh.price_change_24h.clone();
             market.volume_24h = fresh.volume_24h.clone();
             market.trades_24h = fresh.trades_24h;
@@ -318,12 +344,17 @@ impl<'s, 'c> Working<'s, 'c> {
 
     /// Inserts the wallet if missing.
     pub fn ensure_wallet(&mut self, address: &str) {
-        self.wallets.entry(address.to_owned()).or_insert_with(Decimal::zero);
+        self.wallets
+            .entry(address.to_owned())
+            .or_insert_with(Decimal::zero);
     }
 
     /// Adds trading rewards to a wallet (inserting it if missing).
     pub fn credit_wallet(&mut self, address: &str, amount: &Decimal) {
-        let entry = self.wallets.entry(address.to_owned()).or_insert_with(Decimal::zero);
+        let entry = self
+            .wallets
+            .entry(address.to_owned())
+            .or_insert_with(Decimal::zero);
         *entry = &*entry + amount;
     }
 
@@ -333,7 +364,10 @@ impl<'s, 'c> Working<'s, 'c> {
 
     pub fn upsert_vault(&mut self, row: VaultRow) {
         let row = match self.vaults.get(&row.address) {
-            Some(existing) => VaultRow { created_at: existing.created_at, ..row },
+            Some(existing) => VaultRow {
+                created_at: existing.created_at,
+                ..row
+            },
             None => row,
         };
         self.vaults.insert(row.address.clone(), row);
@@ -374,7 +408,10 @@ impl<'s, 'c> Working<'s, 'c> {
         fill_of_order: Option<Uuid>,
     ) {
         let mut contents = contents;
-        contents.insert("blockHeight".into(), serde_json::Value::String(self.height.to_string()));
+        contents.insert(
+            "blockHeight".into(),
+            serde_json::Value::String(self.height.to_string()),
+        );
         self.pending.push(Pending::Subaccount(SubaccountPending {
             subaccount: subaccount.clone(),
             transaction_index: event.transaction_index(),
@@ -385,7 +422,11 @@ impl<'s, 'c> Working<'s, 'c> {
     }
 
     pub fn notice(&mut self, event: &DecodedEvent, kind: &'static str, message: impl Into<String>) {
-        self.notices.push(Notice { event: event.describe(), kind, message: message.into() });
+        self.notices.push(Notice {
+            event: event.describe(),
+            kind,
+            message: message.into(),
+        });
     }
 
     pub fn canceled_status(&self, order: &Uuid) -> CanceledStatus {
@@ -393,12 +434,24 @@ impl<'s, 'c> Working<'s, 'c> {
     }
 
     /// POS json for a position of `perpetual`, with the oracle price as currently visible.
-    pub fn position_json(&mut self, event: &DecodedEvent, position: &Position, owner: &str, number: u32) -> serde_json::Value {
+    pub fn position_json(
+        &mut self,
+        event: &DecodedEvent,
+        position: &Position,
+        owner: &str,
+        number: u32,
+    ) -> serde_json::Value {
         let market = self.perpetual_market(position.perpetual_id);
         let ticker = market.map(|m| m.ticker.clone()).unwrap_or_default();
-        let price = market.and_then(|m| self.market(m.market_id)).and_then(|m| m.oracle_price.clone());
+        let price = market
+            .and_then(|m| self.market(m.market_id))
+            .and_then(|m| m.oracle_price.clone());
         if price.is_none() {
-            self.notice(event, "missing_oracle_price", format!("no oracle price for {ticker}; unrealizedPnl is null"));
+            self.notice(
+                event,
+                "missing_oracle_price",
+                format!("no oracle price for {ticker}; unrealizedPnl is null"),
+            );
         }
         messages::position_json(position, owner, number, &ticker, price.as_ref())
     }
@@ -412,7 +465,11 @@ impl<'s, 'c> Working<'s, 'c> {
             .filter(|a| !self.state.caches.assets.contains_key(&a.id))
             .map(Asset::to_row)
             .collect();
-        write.liquidity_tiers = self.liquidity_tiers.values().map(LiquidityTier::to_row).collect();
+        write.liquidity_tiers = self
+            .liquidity_tiers
+            .values()
+            .map(LiquidityTier::to_row)
+            .collect();
         write.perpetual_markets = self
             .perpetual_markets
             .values()
@@ -431,7 +488,11 @@ impl<'s, 'c> Working<'s, 'c> {
                 trading_rewards_delta: crate::model::to_numeric(delta),
             })
             .collect();
-        write.orders = self.dirty_orders.iter().map(|id| self.orders[id].to_row()).collect();
+        write.orders = self
+            .dirty_orders
+            .iter()
+            .map(|id| self.orders[id].to_row())
+            .collect();
         write.perpetual_positions = self
             .dirty_positions
             .iter()
@@ -445,10 +506,19 @@ impl<'s, 'c> Working<'s, 'c> {
             markets: self.markets,
             assets: self.assets,
             liquidity_tiers: self.liquidity_tiers,
-            perpetual_markets: self.perpetual_markets.into_iter().map(|(id, (_, m))| (id, m)).collect(),
+            perpetual_markets: self
+                .perpetual_markets
+                .into_iter()
+                .map(|(id, (_, m))| (id, m))
+                .collect(),
             candles: self.new_candles,
         };
-        BlockOutcome { write, redis: self.redis, cache_delta, notices: self.notices }
+        BlockOutcome {
+            write,
+            redis: self.redis,
+            cache_delta,
+            notices: self.notices,
+        }
     }
 }
 

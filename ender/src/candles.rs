@@ -91,20 +91,48 @@ pub fn apply_block(w: &mut Working<'_, '_>) -> Result<(), BlockError> {
         let mid = w.state.mid_prices.get(&market.ticker).cloned();
         for resolution in CandleResolution::ALL.iter().copied() {
             let start = resolution.period_start(w.time);
-            let cached = w.state.caches.candles.get(&(market.ticker.clone(), resolution));
-            let new_candle = |from: Option<&BlockUpdate>, previous_close: Option<&Decimal>| -> Result<Candle, BlockError> {
+            let cached = w
+                .state
+                .caches
+                .candles
+                .get(&(market.ticker.clone(), resolution));
+            let new_candle = |from: Option<&BlockUpdate>,
+                              previous_close: Option<&Decimal>|
+             -> Result<Candle, BlockError> {
                 let open_interest = w
                     .state
                     .open_interest
                     .as_ref()
-                    .ok_or_else(|| BlockError::Corrupt("open interest snapshot was not loaded for a new candle".into()))?
+                    .ok_or_else(|| {
+                        BlockError::Corrupt(
+                            "open interest snapshot was not loaded for a new candle".into(),
+                        )
+                    })?
                     .get(&market.id)
                     .cloned()
                     .unwrap_or_else(Decimal::zero);
                 let (low, high, open, close, base, usd, trades) = match (from, previous_close) {
-                    (Some(u), _) => (u.low.clone(), u.high.clone(), u.open.clone(), u.close.clone(), u.base_volume.clone(), u.usd_volume.clone(), u.trades),
-                    (None, Some(close)) => (close.clone(), close.clone(), close.clone(), close.clone(), Decimal::zero(), Decimal::zero(), 0),
-                    (None, None) => unreachable!("a candle starts from trades or from the previous candle"),
+                    (Some(u), _) => (
+                        u.low.clone(),
+                        u.high.clone(),
+                        u.open.clone(),
+                        u.close.clone(),
+                        u.base_volume.clone(),
+                        u.usd_volume.clone(),
+                        u.trades,
+                    ),
+                    (None, Some(close)) => (
+                        close.clone(),
+                        close.clone(),
+                        close.clone(),
+                        close.clone(),
+                        Decimal::zero(),
+                        Decimal::zero(),
+                        0,
+                    ),
+                    (None, None) => {
+                        unreachable!("a candle starts from trades or from the previous candle")
+                    }
                 };
                 Ok(Candle {
                     id: ids::candle_uuid(&start, &market.ticker, resolution),
@@ -154,7 +182,8 @@ pub fn apply_block(w: &mut Working<'_, '_>) -> Result<(), BlockError> {
                             candle.high = u.high.clone();
                         }
                         candle.close = u.close.clone();
-                        candle.base_token_volume = (&candle.base_token_volume + &u.base_volume).trim();
+                        candle.base_token_volume =
+                            (&candle.base_token_volume + &u.base_volume).trim();
                         candle.usd_volume = (&candle.usd_volume + &u.usd_volume).trim();
                         candle.trades += u.trades;
                     }
@@ -164,7 +193,10 @@ pub fn apply_block(w: &mut Working<'_, '_>) -> Result<(), BlockError> {
         }
     }
     for (clob_pair_id, candle) in written {
-        w.pending.push(Pending::Candle { clob_pair_id, candle: candle.clone() });
+        w.pending.push(Pending::Candle {
+            clob_pair_id,
+            candle: candle.clone(),
+        });
         w.new_candles.push(candle);
     }
     Ok(())

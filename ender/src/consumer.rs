@@ -59,9 +59,16 @@ pub fn gate(last_processed: Option<i64>, start_height: u32, height: u32) -> Gate
 /// What happened to a message that can be acknowledged.
 #[derive(Debug, Clone)]
 pub enum Verdict {
-    Processed { height: u32, committed: Box<Committed> },
-    Duplicate { height: u32 },
-    SkippedByOperator { height: u32 },
+    Processed {
+        height: u32,
+        committed: Box<Committed>,
+    },
+    Duplicate {
+        height: u32,
+    },
+    SkippedByOperator {
+        height: u32,
+    },
 }
 
 /// Why ender must not acknowledge a message.
@@ -86,10 +93,20 @@ pub struct Ender {
 
 impl Ender {
     /// Loads the caches and the processed height.
-    pub async fn start(pool: PgPool, gate: GateSettings, settings: ProcessSettings) -> Result<Self, BlockError> {
+    pub async fn start(
+        pool: PgPool,
+        gate: GateSettings,
+        settings: ProcessSettings,
+    ) -> Result<Self, BlockError> {
         let caches = load_caches(&pool).await?;
         let last_processed = indexer_store::last_processed_height(&pool).await?;
-        Ok(Ender { pool, caches, last_processed, gate, settings })
+        Ok(Ender {
+            pool,
+            caches,
+            last_processed,
+            gate,
+            settings,
+        })
     }
 
     pub fn last_processed(&self) -> Option<i64> {
@@ -109,7 +126,12 @@ impl Ender {
         let height = raw.height;
         match gate(self.last_processed, self.gate.start_height, height) {
             Gate::Duplicate => return Ok(Verdict::Duplicate { height }),
-            Gate::Gap { expected } => return Err(Stop::Gap { expected, got: height }),
+            Gate::Gap { expected } => {
+                return Err(Stop::Gap {
+                    expected,
+                    got: height,
+                })
+            }
             Gate::Next => {}
         }
         if self.gate.skip_block == Some(height) {
@@ -117,15 +139,27 @@ impl Ender {
             self.skip(height).await?;
             return Ok(Verdict::SkippedByOperator { height });
         }
-        let block = decode_block(&raw).map_err(|e| Stop::BadBlock { height: Some(height), reason: e.to_string() })?;
-        let inputs = BlockInputs { settings: self.settings.clone(), ..inputs };
+        let block = decode_block(&raw).map_err(|e| Stop::BadBlock {
+            height: Some(height),
+            reason: e.to_string(),
+        })?;
+        let inputs = BlockInputs {
+            settings: self.settings.clone(),
+            ..inputs
+        };
         match apply_block(&self.pool, &self.caches, &block, inputs).await {
             Ok(committed) => {
                 self.caches.apply(committed.outcome.cache_delta.clone());
                 self.last_processed = Some(i64::from(height));
-                Ok(Verdict::Processed { height, committed: Box::new(committed) })
+                Ok(Verdict::Processed {
+                    height,
+                    committed: Box::new(committed),
+                })
             }
-            Err(error) if error.is_bad_input() => Err(Stop::BadBlock { height: Some(height), reason: error.to_string() }),
+            Err(error) if error.is_bad_input() => Err(Stop::BadBlock {
+                height: Some(height),
+                reason: error.to_string(),
+            }),
             Err(error) => {
                 // The block may have been written by another instance, or the caches may be
                 // stale after a failure: reload both before the retry.
@@ -135,7 +169,10 @@ impl Ender {
                 if let Ok(last) = indexer_store::last_processed_height(&self.pool).await {
                     self.last_processed = last;
                 }
-                Err(Stop::Retry { height, source: error })
+                Err(Stop::Retry {
+                    height,
+                    source: error,
+                })
             }
         }
     }
@@ -169,7 +206,11 @@ mod tests {
         assert_eq!(gate(None, 0, 0), Gate::Next);
         assert_eq!(gate(None, 0, 1), Gate::Gap { expected: 0 });
         assert_eq!(gate(None, 500, 500), Gate::Next);
-        assert_eq!(gate(None, 500, 499), Gate::Duplicate, "blocks before the start height are not ours");
+        assert_eq!(
+            gate(None, 500, 499),
+            Gate::Duplicate,
+            "blocks before the start height are not ours"
+        );
         assert_eq!(gate(None, 500, 501), Gate::Gap { expected: 500 });
     }
 }

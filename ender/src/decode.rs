@@ -120,7 +120,9 @@ impl IgnoreReason {
     }
 }
 
-/// A decoded event payload.
+/// A decoded event payload. Payloads live for one block, so the size spread between variants
+/// costs nothing worth an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     OrderFill(ev::OrderFillEventV1),
@@ -186,7 +188,11 @@ pub fn decode_block(block: &IndexerTendermintBlock) -> Result<DecodedBlock, Bloc
     })
 }
 
-fn decode_event(height: u32, tx_count: usize, event: &IndexerTendermintEvent) -> Result<DecodedEvent, BlockError> {
+fn decode_event(
+    height: u32,
+    tx_count: usize,
+    event: &IndexerTendermintEvent,
+) -> Result<DecodedEvent, BlockError> {
     let (transaction_index, block_event) = match event.ordering_within_block {
         Some(OrderingWithinBlock::TransactionIndex(index)) => (Some(index), None),
         Some(OrderingWithinBlock::BlockEvent(kind)) => (None, Some(kind)),
@@ -204,13 +210,14 @@ fn decode_event(height: u32, tx_count: usize, event: &IndexerTendermintEvent) ->
     let version = if event.version == 0 { 1 } else { event.version };
     let id = EventId::from_placement(height, placement, event.event_index);
     let in_transaction = matches!(placement, EventPlacement::Transaction(_));
-    let payload = decode_payload(&event.subtype, version, in_transaction, &event.data_bytes).map_err(|e| {
-        BlockError::Decode(format!(
-            "{} v{version} payload of event {} does not decode: {e}",
-            event.subtype,
-            id.to_hex()
-        ))
-    })?;
+    let payload = decode_payload(&event.subtype, version, in_transaction, &event.data_bytes)
+        .map_err(|e| {
+            BlockError::Decode(format!(
+                "{} v{version} payload of event {} does not decode: {e}",
+                event.subtype,
+                id.to_hex()
+            ))
+        })?;
     Ok(DecodedEvent {
         placement,
         event_index: event.event_index,
@@ -224,9 +231,9 @@ fn decode_event(height: u32, tx_count: usize, event: &IndexerTendermintEvent) ->
 /// Where a subtype is accepted (ingest.md §3.9): (as transaction event, as block event).
 fn accepted_positions(subtype: &str) -> Option<(bool, bool)> {
     Some(match subtype {
-        "order_fill" | "subaccount_update" | "transfer" | "market" | "asset" | "perpetual_market"
-        | "liquidity_tier" | "update_perpetual" | "update_clob_pair" | "deleveraging"
-        | "register_affiliate" => (true, false),
+        "order_fill" | "subaccount_update" | "transfer" | "market" | "asset"
+        | "perpetual_market" | "liquidity_tier" | "update_perpetual" | "update_clob_pair"
+        | "deleveraging" | "register_affiliate" => (true, false),
         "funding_values" | "trading_reward" => (false, true),
         "stateful_order" | "upsert_vault" => (true, true),
         _ => return None,
@@ -245,7 +252,10 @@ fn decode_payload(
     if (in_transaction && !as_tx) || (!in_transaction && !as_block) {
         return Ok(Payload::Ignored(IgnoreReason::NotAcceptedInPosition));
     }
-    let multi_version = matches!(subtype, "perpetual_market" | "update_perpetual" | "liquidity_tier");
+    let multi_version = matches!(
+        subtype,
+        "perpetual_market" | "update_perpetual" | "liquidity_tier"
+    );
     if !multi_version && version != 1 {
         return Ok(Payload::Ignored(IgnoreReason::UnsupportedVersion));
     }
@@ -275,7 +285,10 @@ fn decode_payload(
     })
 }
 
-fn decode_perpetual_market(version: u32, data: &[u8]) -> Result<Option<PerpetualMarketCreate>, prost::DecodeError> {
+fn decode_perpetual_market(
+    version: u32,
+    data: &[u8],
+) -> Result<Option<PerpetualMarketCreate>, prost::DecodeError> {
     Ok(Some(match version {
         1 => {
             let e = ev::PerpetualMarketCreateEventV1::decode(data)?;
@@ -335,7 +348,10 @@ fn decode_perpetual_market(version: u32, data: &[u8]) -> Result<Option<Perpetual
     }))
 }
 
-fn decode_update_perpetual(version: u32, data: &[u8]) -> Result<Option<UpdatePerpetual>, prost::DecodeError> {
+fn decode_update_perpetual(
+    version: u32,
+    data: &[u8],
+) -> Result<Option<UpdatePerpetual>, prost::DecodeError> {
     Ok(Some(match version {
         1 => {
             let e = ev::UpdatePerpetualEventV1::decode(data)?;
@@ -381,7 +397,10 @@ fn decode_update_perpetual(version: u32, data: &[u8]) -> Result<Option<UpdatePer
 }
 
 /// Version 1 decodes as V1 (no caps); any other version decodes as V2 (reference behaviour).
-fn decode_liquidity_tier(version: u32, data: &[u8]) -> Result<LiquidityTierUpsert, prost::DecodeError> {
+fn decode_liquidity_tier(
+    version: u32,
+    data: &[u8],
+) -> Result<LiquidityTierUpsert, prost::DecodeError> {
     if version == 1 {
         let e = ev::LiquidityTierUpsertEventV1::decode(data)?;
         return Ok(LiquidityTierUpsert {
@@ -407,7 +426,12 @@ mod tests {
     use super::*;
     use indexer_proto::indexer_manager::indexer_tendermint_event::BlockEvent;
 
-    fn event(subtype: &str, ordering: OrderingWithinBlock, version: u32, data: Vec<u8>) -> IndexerTendermintEvent {
+    fn event(
+        subtype: &str,
+        ordering: OrderingWithinBlock,
+        version: u32,
+        data: Vec<u8>,
+    ) -> IndexerTendermintEvent {
         IndexerTendermintEvent {
             subtype: subtype.into(),
             ordering_within_block: Some(ordering),
@@ -420,7 +444,10 @@ mod tests {
     fn block(events: Vec<IndexerTendermintEvent>) -> IndexerTendermintBlock {
         IndexerTendermintBlock {
             height: 1000,
-            time: Some(prost_types::Timestamp { seconds: 1_704_067_201, nanos: 500_999_999 }),
+            time: Some(prost_types::Timestamp {
+                seconds: 1_704_067_201,
+                nanos: 500_999_999,
+            }),
             events,
             tx_hashes: vec!["A".into(), "B".into(), "C".into()],
         }
@@ -428,8 +455,17 @@ mod tests {
 
     #[test]
     fn event_ids_and_time_follow_the_spec() {
-        let vault = ev::UpsertVaultEventV1 { address: "x".into(), clob_pair_id: 1, status: 3 };
-        let mut tx = event("upsert_vault", OrderingWithinBlock::TransactionIndex(2), 0, vault.encode_to_vec());
+        let vault = ev::UpsertVaultEventV1 {
+            address: "x".into(),
+            clob_pair_id: 1,
+            status: 3,
+        };
+        let mut tx = event(
+            "upsert_vault",
+            OrderingWithinBlock::TransactionIndex(2),
+            0,
+            vault.encode_to_vec(),
+        );
         tx.event_index = 3;
         let end = event(
             "upsert_vault",
@@ -442,17 +478,40 @@ mod tests {
         assert_eq!(decoded.events[0].version, 1, "version 0 is treated as 1");
         assert_eq!(decoded.events[1].id.to_hex(), "000003e80000000100000000");
         assert_eq!(decoded.events[1].transaction_index(), -1);
-        assert_eq!(indexer_domain::time::to_iso(&decoded.time), "2024-01-01T00:00:01.500Z");
+        assert_eq!(
+            indexer_domain::time::to_iso(&decoded.time),
+            "2024-01-01T00:00:01.500Z"
+        );
         assert!(matches!(decoded.events[0].payload, Payload::UpsertVault(_)));
     }
 
     #[test]
     fn unknown_and_misplaced_events_are_ignored_not_fatal() {
         let decoded = decode_block(&block(vec![
-            event("open_interest_update", OrderingWithinBlock::TransactionIndex(0), 1, vec![]),
-            event("order_fill", OrderingWithinBlock::BlockEvent(BlockEvent::EndBlock as i32), 1, vec![]),
-            event("transfer", OrderingWithinBlock::TransactionIndex(0), 2, vec![]),
-            event("perpetual_market", OrderingWithinBlock::TransactionIndex(0), 4, vec![]),
+            event(
+                "open_interest_update",
+                OrderingWithinBlock::TransactionIndex(0),
+                1,
+                vec![],
+            ),
+            event(
+                "order_fill",
+                OrderingWithinBlock::BlockEvent(BlockEvent::EndBlock as i32),
+                1,
+                vec![],
+            ),
+            event(
+                "transfer",
+                OrderingWithinBlock::TransactionIndex(0),
+                2,
+                vec![],
+            ),
+            event(
+                "perpetual_market",
+                OrderingWithinBlock::TransactionIndex(0),
+                4,
+                vec![],
+            ),
         ]))
         .unwrap();
         let reasons: Vec<_> = decoded
@@ -476,19 +535,45 @@ mod tests {
 
     #[test]
     fn garbage_payload_and_missing_time_fail_the_block() {
-        let bad = event("transfer", OrderingWithinBlock::TransactionIndex(0), 1, vec![0xff, 0xff, 0xff]);
-        assert!(matches!(decode_block(&block(vec![bad])), Err(BlockError::Decode(_))));
+        let bad = event(
+            "transfer",
+            OrderingWithinBlock::TransactionIndex(0),
+            1,
+            vec![0xff, 0xff, 0xff],
+        );
+        assert!(matches!(
+            decode_block(&block(vec![bad])),
+            Err(BlockError::Decode(_))
+        ));
         let mut timeless = block(vec![]);
         timeless.time = None;
-        assert!(matches!(decode_block(&timeless), Err(BlockError::Decode(_))));
-        assert!(matches!(decode_message(&[0xff, 0x01]), Err(BlockError::Decode(_))));
+        assert!(matches!(
+            decode_block(&timeless),
+            Err(BlockError::Decode(_))
+        ));
+        assert!(matches!(
+            decode_message(&[0xff, 0x01]),
+            Err(BlockError::Decode(_))
+        ));
     }
 
     #[test]
     fn transaction_index_beyond_tx_hashes_fails() {
-        let vault = ev::UpsertVaultEventV1 { address: "x".into(), clob_pair_id: 1, status: 3 };
-        let e = event("upsert_vault", OrderingWithinBlock::TransactionIndex(3), 1, vault.encode_to_vec());
-        assert!(matches!(decode_block(&block(vec![e])), Err(BlockError::Decode(_))));
+        let vault = ev::UpsertVaultEventV1 {
+            address: "x".into(),
+            clob_pair_id: 1,
+            status: 3,
+        };
+        let e = event(
+            "upsert_vault",
+            OrderingWithinBlock::TransactionIndex(3),
+            1,
+            vault.encode_to_vec(),
+        );
+        assert!(matches!(
+            decode_block(&block(vec![e])),
+            Err(BlockError::Decode(_))
+        ));
     }
 
     #[test]

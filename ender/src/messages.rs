@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use indexer_domain::time::to_iso;
-use indexer_domain::{
-    quantums, CandleResolution, Decimal, PerpetualPositionStatus, PositionSide,
-};
+use indexer_domain::{quantums, CandleResolution, Decimal, PerpetualPositionStatus, PositionSide};
 use indexer_proto::protocol::v1::IndexerSubaccountId;
 use indexer_proto::socks;
 use indexer_store::write::OutboxMessage;
@@ -47,23 +45,39 @@ pub mod channels {
     use indexer_store::write::Channel;
 
     pub fn subaccount(owner: &str, number: u32) -> Channel {
-        Channel { channel: "v4_subaccounts".into(), id: format!("{owner}/{number}") }
+        Channel {
+            channel: "v4_subaccounts".into(),
+            id: format!("{owner}/{number}"),
+        }
     }
     pub fn trades(ticker: &str) -> Channel {
-        Channel { channel: "v4_trades".into(), id: ticker.into() }
+        Channel {
+            channel: "v4_trades".into(),
+            id: ticker.into(),
+        }
     }
     pub fn markets() -> Channel {
-        Channel { channel: "v4_markets".into(), id: "v4_markets".into() }
+        Channel {
+            channel: "v4_markets".into(),
+            id: "v4_markets".into(),
+        }
     }
     pub fn candles(ticker: &str, resolution: CandleResolution) -> Channel {
-        Channel { channel: "v4_candles".into(), id: format!("{ticker}/{resolution}") }
+        Channel {
+            channel: "v4_candles".into(),
+            id: format!("{ticker}/{resolution}"),
+        }
     }
     pub fn block_height() -> Channel {
-        Channel { channel: "v4_block_height".into(), id: "v4_block_height".into() }
+        Channel {
+            channel: "v4_block_height".into(),
+            id: "v4_block_height".into(),
+        }
     }
 }
 
-/// A message recorded by a handler, before aggregation.
+/// A message recorded by a handler, before aggregation (lives for one block).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
     Subaccount(SubaccountPending),
@@ -118,7 +132,7 @@ fn num_str(n: impl ToString) -> Value {
 }
 
 fn opt_num_str<T: std::fmt::Display>(n: &Option<T>) -> Value {
-    n.as_ref().map_or(Value::Null, |v| num_str(v))
+    n.as_ref().map_or(Value::Null, num_str)
 }
 
 fn opt_string(s: &Option<String>) -> Value {
@@ -260,7 +274,10 @@ pub fn market_json(market: &PerpetualMarket, tier: Option<&LiquidityTier>) -> Va
     let (initial, maintenance, lower, upper) = match tier {
         Some(t) => (
             dec(&quantums::initial_margin_fraction(t.initial_margin_ppm)),
-            dec(&quantums::maintenance_margin_fraction(t.initial_margin_ppm, t.maintenance_fraction_ppm)),
+            dec(&quantums::maintenance_margin_fraction(
+                t.initial_margin_ppm,
+                t.maintenance_fraction_ppm,
+            )),
             opt_string(&t.open_interest_lower_cap),
             opt_string(&t.open_interest_upper_cap),
         ),
@@ -317,29 +334,49 @@ pub fn is_open(position: &Position) -> bool {
     position.status == PerpetualPositionStatus::Open
 }
 
+/// A trade with its (transaction index, event index).
+type OrderedTrade = (i32, u32, Value);
+
 fn contents_string(value: &Value) -> String {
     serde_json::to_string(value).expect("JSON values always serialise")
 }
 
 /// Turns a block's pending messages into outbox messages in publishing order (§4.9).
-pub fn assemble(height: u32, block_time: &DateTime<Utc>, pending: Vec<Pending>) -> Vec<OutboxMessage> {
+pub fn assemble(
+    height: u32,
+    block_time: &DateTime<Utc>,
+    pending: Vec<Pending>,
+) -> Vec<OutboxMessage> {
     let mut out = vec![block_height_message(height, block_time)];
     let mut subaccounts = Vec::new();
-    let mut trades: BTreeMap<u32, (String, Vec<(i32, u32, Value)>)> = BTreeMap::new();
+    let mut trades: BTreeMap<u32, (String, Vec<OrderedTrade>)> = BTreeMap::new();
     let mut markets = Vec::new();
     let mut candles = Vec::new();
     let mut vulcan = Vec::new();
     for message in pending {
         match message {
             Pending::Subaccount(s) => subaccounts.push(s),
-            Pending::Trade { clob_pair_id, ticker, transaction_index, event_index, trade } => trades
+            Pending::Trade {
+                clob_pair_id,
+                ticker,
+                transaction_index,
+                event_index,
+                trade,
+            } => trades
                 .entry(clob_pair_id)
                 .or_insert_with(|| (ticker, Vec::new()))
                 .1
                 .push((transaction_index, event_index, trade)),
             Pending::Market(contents) => markets.push(contents),
-            Pending::Candle { clob_pair_id, candle } => candles.push((clob_pair_id, candle)),
-            Pending::Vulcan { key, payload, headers } => vulcan.push(OutboxMessage {
+            Pending::Candle {
+                clob_pair_id,
+                candle,
+            } => candles.push((clob_pair_id, candle)),
+            Pending::Vulcan {
+                key,
+                payload,
+                headers,
+            } => vulcan.push(OutboxMessage {
                 topic: topics::VULCAN.into(),
                 partition_key: Some(key),
                 payload,
@@ -348,17 +385,34 @@ pub fn assemble(height: u32, block_time: &DateTime<Utc>, pending: Vec<Pending>) 
             }),
         }
     }
-    out.extend(merge_subaccount_messages(subaccounts).into_iter().map(|s| subaccount_message(height, s)));
-    out.extend(trades.into_iter().map(|(clob_pair_id, (ticker, list))| trade_message(height, clob_pair_id, &ticker, list)));
-    out.extend(markets.into_iter().map(|contents| OutboxMessage {
-        topic: topics::MARKETS.into(),
-        partition_key: None,
-        payload: socks::MarketMessage { contents: contents_string(&contents), version: versions::MARKETS.into() }
+    out.extend(
+        merge_subaccount_messages(subaccounts)
+            .into_iter()
+            .map(|s| subaccount_message(height, s)),
+    );
+    out.extend(
+        trades.into_iter().map(|(clob_pair_id, (ticker, list))| {
+            trade_message(height, clob_pair_id, &ticker, list)
+        }),
+    );
+    out.extend(markets.into_iter().map(|contents| {
+        OutboxMessage {
+            topic: topics::MARKETS.into(),
+            partition_key: None,
+            payload: socks::MarketMessage {
+                contents: contents_string(&contents),
+                version: versions::MARKETS.into(),
+            }
             .encode_to_vec(),
-        headers: vec![],
-        channel: Some(channels::markets()),
+            headers: vec![],
+            channel: Some(channels::markets()),
+        }
     }));
-    out.extend(candles.into_iter().map(|(clob_pair_id, candle)| candle_message(clob_pair_id, &candle)));
+    out.extend(
+        candles
+            .into_iter()
+            .map(|(clob_pair_id, candle)| candle_message(clob_pair_id, &candle)),
+    );
     out.extend(vulcan);
     out
 }
@@ -385,11 +439,17 @@ fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<Subaccount
     let mut last_by_order: HashMap<Uuid, usize> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
         if let Some(order) = m.fill_of_order {
-            let fills = m.contents.get("fills").and_then(Value::as_array).cloned().unwrap_or_default();
+            let fills = m
+                .contents
+                .get("fills")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             fills_by_order.entry(order).or_default().extend(fills);
-            let replace = last_by_order
-                .get(&order)
-                .is_none_or(|&j| (m.transaction_index, m.event_index) >= (messages[j].transaction_index, messages[j].event_index));
+            let replace = last_by_order.get(&order).is_none_or(|&j| {
+                (m.transaction_index, m.event_index)
+                    >= (messages[j].transaction_index, messages[j].event_index)
+            });
             if replace {
                 last_by_order.insert(order, i);
             }
@@ -401,7 +461,10 @@ fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<Subaccount
         .filter_map(|(i, mut m)| match m.fill_of_order {
             Some(order) if last_by_order[&order] != i => None,
             Some(order) => {
-                m.contents.insert("fills".into(), Value::Array(fills_by_order.remove(&order).unwrap_or_default()));
+                m.contents.insert(
+                    "fills".into(),
+                    Value::Array(fills_by_order.remove(&order).unwrap_or_default()),
+                );
                 Some(m)
             }
             None => Some(m),
@@ -431,7 +494,12 @@ fn subaccount_message(height: u32, s: SubaccountPending) -> OutboxMessage {
     }
 }
 
-fn trade_message(height: u32, clob_pair_id: u32, ticker: &str, mut trades: Vec<(i32, u32, Value)>) -> OutboxMessage {
+fn trade_message(
+    height: u32,
+    clob_pair_id: u32,
+    ticker: &str,
+    mut trades: Vec<OrderedTrade>,
+) -> OutboxMessage {
     trades.sort_by_key(|(tx, ev, _)| (*tx, *ev));
     let list: Vec<Value> = trades.into_iter().map(|(_, _, t)| t).collect();
     let message = socks::TradeMessage {
@@ -474,11 +542,20 @@ pub fn resolution_of(message: &socks::CandleMessage) -> Option<CandleResolution>
 mod tests {
     use super::*;
 
-    fn sub(owner: &str, tx: i32, ev: u32, fill_of: Option<Uuid>, fill_id: &str) -> SubaccountPending {
+    fn sub(
+        owner: &str,
+        tx: i32,
+        ev: u32,
+        fill_of: Option<Uuid>,
+        fill_id: &str,
+    ) -> SubaccountPending {
         let mut contents = Map::new();
         contents.insert("fills".into(), json!([{ "id": fill_id }]));
         SubaccountPending {
-            subaccount: IndexerSubaccountId { owner: owner.into(), number: 0 },
+            subaccount: IndexerSubaccountId {
+                owner: owner.into(),
+                number: 0,
+            },
             transaction_index: tx,
             event_index: ev,
             contents,
@@ -495,9 +572,15 @@ mod tests {
             sub("a", 3, 0, Some(order), "f2"),
             sub("c", -1, 0, None, "end-block"),
         ]);
-        let ids: Vec<(i32, u32)> = merged.iter().map(|m| (m.transaction_index, m.event_index)).collect();
+        let ids: Vec<(i32, u32)> = merged
+            .iter()
+            .map(|m| (m.transaction_index, m.event_index))
+            .collect();
         assert_eq!(ids, [(-1, 0), (0, 0), (3, 0)]);
-        assert_eq!(merged[2].contents["fills"], json!([{ "id": "f1" }, { "id": "f2" }]));
+        assert_eq!(
+            merged[2].contents["fills"],
+            json!([{ "id": "f1" }, { "id": "f2" }])
+        );
     }
 
     #[test]
@@ -514,7 +597,10 @@ mod tests {
         assert_eq!(out.len(), 2, "block height + one trade message");
         assert_eq!(out[0].topic, topics::BLOCK_HEIGHT);
         let message = socks::TradeMessage::decode(out[1].payload.as_slice()).unwrap();
-        assert_eq!(message.contents, r#"{"trades":[{"id":"early"},{"id":"late"}]}"#);
+        assert_eq!(
+            message.contents,
+            r#"{"trades":[{"id":"early"},{"id":"late"}]}"#
+        );
         assert_eq!(out[1].channel, Some(channels::trades("BTC-USD")));
     }
 }

@@ -170,7 +170,8 @@ fn parse<T: std::str::FromStr<Err = indexer_domain::Error>>(text: &str) -> Resul
 }
 
 fn unsigned(value: i64, column: &'static str) -> Result<u32, BlockError> {
-    u32::try_from(value).map_err(|_| BlockError::Corrupt(format!("{column} = {value} out of range")))
+    u32::try_from(value)
+        .map_err(|_| BlockError::Corrupt(format!("{column} = {value} out of range")))
 }
 
 fn unsigned32(value: i32, column: &'static str) -> Result<u32, BlockError> {
@@ -202,11 +203,17 @@ impl Market {
 impl Asset {
     pub fn from_row(r: &rows::AssetRow) -> Result<Self, BlockError> {
         Ok(Asset {
-            id: r.id.parse().map_err(|_| BlockError::Corrupt(format!("asset id {:?}", r.id)))?,
+            id: r
+                .id
+                .parse()
+                .map_err(|_| BlockError::Corrupt(format!("asset id {:?}", r.id)))?,
             symbol: r.symbol.clone(),
             atomic_resolution: r.atomic_resolution,
             has_market: r.has_market,
-            market_id: r.market_id.map(|m| unsigned32(m, "assets.marketId")).transpose()?,
+            market_id: r
+                .market_id
+                .map(|m| unsigned32(m, "assets.marketId"))
+                .transpose()?,
         })
     }
 
@@ -227,7 +234,10 @@ impl LiquidityTier {
             id: unsigned32(r.id, "liquidity_tiers.id")?,
             name: r.name.clone(),
             initial_margin_ppm: unsigned(r.initial_margin_ppm, "initialMarginPpm")?,
-            maintenance_fraction_ppm: unsigned(r.maintenance_fraction_ppm, "maintenanceFractionPpm")?,
+            maintenance_fraction_ppm: unsigned(
+                r.maintenance_fraction_ppm,
+                "maintenanceFractionPpm",
+            )?,
             open_interest_lower_cap: r.open_interest_lower_cap.clone(),
             open_interest_upper_cap: r.open_interest_upper_cap.clone(),
         })
@@ -309,13 +319,22 @@ impl Order {
             time_in_force: parse(&r.time_in_force)?,
             reduce_only: r.reduce_only,
             order_flags: unsigned(r.order_flags, "orders.orderFlags")?,
-            good_til_block: r.good_til_block.map(|v| unsigned(v, "goodTilBlock")).transpose()?,
+            good_til_block: r
+                .good_til_block
+                .map(|v| unsigned(v, "goodTilBlock"))
+                .transpose()?,
             good_til_block_time: r.good_til_block_time,
-            created_at_height: r.created_at_height.map(|v| unsigned(v, "createdAtHeight")).transpose()?,
+            created_at_height: r
+                .created_at_height
+                .map(|v| unsigned(v, "createdAtHeight"))
+                .transpose()?,
             client_metadata: unsigned(r.client_metadata, "clientMetadata")?,
             trigger_price: r.trigger_price.as_ref().map(dec),
             updated_at: r.updated_at,
-            updated_at_height: r.updated_at_height.map(|v| unsigned(v, "updatedAtHeight")).transpose()?,
+            updated_at_height: r
+                .updated_at_height
+                .map(|v| unsigned(v, "updatedAtHeight"))
+                .transpose()?,
             duration: r.duration.clone(),
             interval: r.interval.clone(),
             price_tolerance: r.price_tolerance.clone(),
@@ -377,7 +396,10 @@ impl Position {
             created_at: r.created_at,
             closed_at: r.closed_at,
             created_at_height: unsigned(r.created_at_height, "createdAtHeight")?,
-            closed_at_height: r.closed_at_height.map(|v| unsigned(v, "closedAtHeight")).transpose()?,
+            closed_at_height: r
+                .closed_at_height
+                .map(|v| unsigned(v, "closedAtHeight"))
+                .transpose()?,
             open_event_id: event_id(&r.open_event_id)?,
             close_event_id: r.close_event_id.as_deref().map(event_id).transpose()?,
             last_event_id: event_id(&r.last_event_id)?,

@@ -2,9 +2,12 @@
 //! stored row (ingest.md §4.7.1, §4.7.13, §4.7.14, §4.7.18).
 
 use chrono::{DateTime, Utc};
-use indexer_domain::{order_flags, Decimal, MarketParams, OrderSide, OrderStatus, OrderType, TimeInForce};
+use indexer_domain::{
+    order_flags, Decimal, MarketParams, OrderSide, OrderStatus, OrderType, TimeInForce,
+};
 use indexer_proto::protocol::v1::{
-    indexer_order::GoodTilOneof, BuilderCodeParameters, IndexerOrder, IndexerOrderId, IndexerSubaccountId,
+    indexer_order::GoodTilOneof, BuilderCodeParameters, IndexerOrder, IndexerOrderId,
+    IndexerSubaccountId,
 };
 
 use crate::error::BlockError;
@@ -39,8 +42,9 @@ pub fn good_til(order: &IndexerOrder) -> Result<(Option<u32>, Option<DateTime<Ut
     Ok(match order.good_til_oneof {
         Some(GoodTilOneof::GoodTilBlock(block)) => (Some(block), None),
         Some(GoodTilOneof::GoodTilBlockTime(seconds)) => {
-            let time = DateTime::from_timestamp(i64::from(seconds), 0)
-                .ok_or_else(|| BlockError::Decode(format!("good_til_block_time {seconds} out of range")))?;
+            let time = DateTime::from_timestamp(i64::from(seconds), 0).ok_or_else(|| {
+                BlockError::Decode(format!("good_til_block_time {seconds} out of range"))
+            })?;
             (None, Some(time))
         }
         None => (None, None),
@@ -48,7 +52,9 @@ pub fn good_til(order: &IndexerOrder) -> Result<(Option<u32>, Option<DateTime<Ut
 }
 
 /// The order's id fields, failing when absent (validation guarantees them).
-pub fn order_id(order: &IndexerOrder) -> Result<(&IndexerOrderId, &IndexerSubaccountId), BlockError> {
+pub fn order_id(
+    order: &IndexerOrder,
+) -> Result<(&IndexerOrderId, &IndexerSubaccountId), BlockError> {
     let id = order
         .order_id
         .as_ref()
@@ -67,7 +73,8 @@ pub fn rebuild_indexer_order(
     number: u32,
     params: &MarketParams,
 ) -> Result<IndexerOrder, BlockError> {
-    if order.order_flags != order_flags::CONDITIONAL && order.order_flags != order_flags::LONG_TERM {
+    if order.order_flags != order_flags::CONDITIONAL && order.order_flags != order_flags::LONG_TERM
+    {
         return Err(BlockError::inconsistent(
             order.id,
             format!("cannot rebuild an order with flags {}", order.order_flags),
@@ -93,7 +100,10 @@ pub fn rebuild_indexer_order(
     };
     Ok(IndexerOrder {
         order_id: Some(IndexerOrderId {
-            subaccount_id: Some(IndexerSubaccountId { owner: owner.into(), number }),
+            subaccount_id: Some(IndexerSubaccountId {
+                owner: owner.into(),
+                number,
+            }),
             client_id: order.client_id,
             order_flags: order.order_flags,
             clob_pair_id: order.clob_pair_id,
@@ -134,14 +144,40 @@ mod tests {
     #[test]
     fn status_rules_apply_in_order() {
         use CanceledStatus::*;
-        let st = |filled, size, canceled, flags, tif| status_after_fill(&d(filled), &d(size), canceled, flags, tif);
-        assert_eq!(st("1", "1", Canceled, 0, TimeInForce::Gtt), OrderStatus::Filled);
-        assert_eq!(st("0.5", "1", Canceled, 64, TimeInForce::Ioc), OrderStatus::Open);
-        assert_eq!(st("0.5", "1", NotCanceled, 256, TimeInForce::Gtt), OrderStatus::Open);
-        assert_eq!(st("0.5", "1", NotCanceled, 0, TimeInForce::Fok), OrderStatus::Filled);
-        assert_eq!(st("0.5", "1", NotCanceled, 0, TimeInForce::Ioc), OrderStatus::Canceled);
-        assert_eq!(st("0.5", "1", BestEffortCanceled, 0, TimeInForce::Gtt), OrderStatus::BestEffortCanceled);
-        assert_eq!(st("0.5", "1", Canceled, 32, TimeInForce::PostOnly), OrderStatus::Canceled);
-        assert_eq!(st("0.5", "1", NotCanceled, 32, TimeInForce::Gtt), OrderStatus::Open);
+        let st = |filled, size, canceled, flags, tif| {
+            status_after_fill(&d(filled), &d(size), canceled, flags, tif)
+        };
+        assert_eq!(
+            st("1", "1", Canceled, 0, TimeInForce::Gtt),
+            OrderStatus::Filled
+        );
+        assert_eq!(
+            st("0.5", "1", Canceled, 64, TimeInForce::Ioc),
+            OrderStatus::Open
+        );
+        assert_eq!(
+            st("0.5", "1", NotCanceled, 256, TimeInForce::Gtt),
+            OrderStatus::Open
+        );
+        assert_eq!(
+            st("0.5", "1", NotCanceled, 0, TimeInForce::Fok),
+            OrderStatus::Filled
+        );
+        assert_eq!(
+            st("0.5", "1", NotCanceled, 0, TimeInForce::Ioc),
+            OrderStatus::Canceled
+        );
+        assert_eq!(
+            st("0.5", "1", BestEffortCanceled, 0, TimeInForce::Gtt),
+            OrderStatus::BestEffortCanceled
+        );
+        assert_eq!(
+            st("0.5", "1", Canceled, 32, TimeInForce::PostOnly),
+            OrderStatus::Canceled
+        );
+        assert_eq!(
+            st("0.5", "1", NotCanceled, 32, TimeInForce::Gtt),
+            OrderStatus::Open
+        );
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use indexer_domain::{ids, Decimal};
-use indexer_proto::events::{order_fill_event_v1::TakerOrder, source_of_funds::Source, stateful_order_event_v1::Event as Sof};
+use indexer_proto::events::{
+    order_fill_event_v1::TakerOrder, source_of_funds::Source, stateful_order_event_v1::Event as Sof,
+};
 use indexer_store::read::ender_state;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -40,10 +42,16 @@ fn subaccount_of(sub: Option<&indexer_proto::protocol::v1::IndexerSubaccountId>)
     sub.map(|s| ids::subaccount_uuid(&s.owner, s.number))
 }
 
-fn order_of(order: Option<&indexer_proto::protocol::v1::IndexerOrder>) -> Option<(Uuid, Uuid, u32)> {
+fn order_of(
+    order: Option<&indexer_proto::protocol::v1::IndexerOrder>,
+) -> Option<(Uuid, Uuid, u32)> {
     let id = order?.order_id.as_ref()?;
     let sub = subaccount_of(id.subaccount_id.as_ref())?;
-    Some((ids::db_order_uuid(sub, id.client_id, id.clob_pair_id, id.order_flags), sub, id.clob_pair_id))
+    Some((
+        ids::db_order_uuid(sub, id.client_id, id.clob_pair_id, id.order_flags),
+        sub,
+        id.clob_pair_id,
+    ))
 }
 
 /// Which rows `block` reads (pure).
@@ -53,7 +61,11 @@ pub fn prefetch_keys(block: &DecodedBlock, caches: &Caches) -> PrefetchKeys {
     let mut subaccounts = HashSet::new();
     let mut fill_orders = HashSet::new();
     let mut fresh = false;
-    let perpetual_of_clob = |clob: u32| caches.perpetual_market_by_clob_pair(clob).map(|m| i64::from(m.id));
+    let perpetual_of_clob = |clob: u32| {
+        caches
+            .perpetual_market_by_clob_pair(clob)
+            .map(|m| i64::from(m.id))
+    };
     for event in &block.events {
         match &event.payload {
             Payload::OrderFill(fill) => {
@@ -66,7 +78,10 @@ pub fn prefetch_keys(block: &DecodedBlock, caches: &Caches) -> PrefetchKeys {
                         }
                     }
                     Some(TakerOrder::LiquidationOrder(l)) => {
-                        if let (Some(sub), Some(perp)) = (subaccount_of(l.liquidated.as_ref()), perpetual_of_clob(l.clob_pair_id)) {
+                        if let (Some(sub), Some(perp)) = (
+                            subaccount_of(l.liquidated.as_ref()),
+                            perpetual_of_clob(l.clob_pair_id),
+                        ) {
                             positions.insert((sub, perp));
                         }
                     }
@@ -87,12 +102,21 @@ pub fn prefetch_keys(block: &DecodedBlock, caches: &Caches) -> PrefetchKeys {
                 }
             }
             Payload::Deleveraging(d) => {
-                for sub in [subaccount_of(d.liquidated.as_ref()), subaccount_of(d.offsetting.as_ref())].into_iter().flatten() {
+                for sub in [
+                    subaccount_of(d.liquidated.as_ref()),
+                    subaccount_of(d.offsetting.as_ref()),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     positions.insert((sub, i64::from(d.perpetual_id)));
                 }
             }
             Payload::Transfer(t) => {
-                for source in [t.sender.as_ref(), t.recipient.as_ref()].into_iter().flatten() {
+                for source in [t.sender.as_ref(), t.recipient.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(Source::SubaccountId(sub)) = &source.source {
                         subaccounts.insert(ids::subaccount_uuid(&sub.owner, sub.number));
                     }
@@ -101,9 +125,15 @@ pub fn prefetch_keys(block: &DecodedBlock, caches: &Caches) -> PrefetchKeys {
             Payload::StatefulOrder(s) => {
                 let id = match &s.event {
                     Some(Sof::OrderPlace(p)) => p.order.as_ref().and_then(|o| o.order_id.clone()),
-                    Some(Sof::LongTermOrderPlacement(p)) => p.order.as_ref().and_then(|o| o.order_id.clone()),
-                    Some(Sof::ConditionalOrderPlacement(p)) => p.order.as_ref().and_then(|o| o.order_id.clone()),
-                    Some(Sof::TwapOrderPlacement(p)) => p.order.as_ref().and_then(|o| o.order_id.clone()),
+                    Some(Sof::LongTermOrderPlacement(p)) => {
+                        p.order.as_ref().and_then(|o| o.order_id.clone())
+                    }
+                    Some(Sof::ConditionalOrderPlacement(p)) => {
+                        p.order.as_ref().and_then(|o| o.order_id.clone())
+                    }
+                    Some(Sof::TwapOrderPlacement(p)) => {
+                        p.order.as_ref().and_then(|o| o.order_id.clone())
+                    }
                     Some(Sof::OrderRemoval(r)) => r.removed_order_id.clone(),
                     Some(Sof::ConditionalOrderTriggered(t)) => t.triggered_order_id.clone(),
                     _ => None,
@@ -111,11 +141,18 @@ pub fn prefetch_keys(block: &DecodedBlock, caches: &Caches) -> PrefetchKeys {
                 if let Some(id) = id {
                     if let Some(sub) = subaccount_of(id.subaccount_id.as_ref()) {
                         subaccounts.insert(sub);
-                        orders.insert(ids::db_order_uuid(sub, id.client_id, id.clob_pair_id, id.order_flags));
+                        orders.insert(ids::db_order_uuid(
+                            sub,
+                            id.client_id,
+                            id.clob_pair_id,
+                            id.order_flags,
+                        ));
                     }
                 }
             }
-            Payload::LiquidityTier(_) | Payload::UpdatePerpetual(_) | Payload::UpdateClobPair(_) => fresh = true,
+            Payload::LiquidityTier(_)
+            | Payload::UpdatePerpetual(_)
+            | Payload::UpdateClobPair(_) => fresh = true,
             _ => {}
         }
     }
@@ -157,10 +194,16 @@ pub async fn apply_block(
 ) -> Result<Committed, BlockError> {
     let keys = prefetch_keys(block, caches);
     let mut tx = pool.begin().await?;
-    let rows = ender_state::load_block_rows(&mut tx, &keys.orders, &keys.positions, &keys.subaccounts).await?;
+    let rows =
+        ender_state::load_block_rows(&mut tx, &keys.orders, &keys.positions, &keys.subaccounts)
+            .await?;
     let open_interest = if candles::needs_open_interest(block, caches) {
         let map = ender_state::open_interest_by_perpetual(&mut tx).await?;
-        Some(map.into_iter().map(|(id, size)| (id as u32, Decimal::from(size))).collect())
+        Some(
+            map.into_iter()
+                .map(|(id, size)| (id as u32, Decimal::from(size)))
+                .collect(),
+        )
     } else {
         None
     };
@@ -183,7 +226,11 @@ pub async fn apply_block(
     state.open_interest = open_interest;
     state.fresh_perpetual_markets = fresh_perpetual_markets;
     let outcome = process_block(block, &state)?;
-    let summary = indexer_store::write::write_block(&mut tx, i64::from(block.height), &outcome.write).await?;
+    let summary =
+        indexer_store::write::write_block(&mut tx, i64::from(block.height), &outcome.write).await?;
     tx.commit().await?;
-    Ok(Committed { outcome, epoch: summary.epoch })
+    Ok(Committed {
+        outcome,
+        epoch: summary.epoch,
+    })
 }

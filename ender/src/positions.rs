@@ -46,7 +46,13 @@ pub fn apply_position_update(
         if size.is_zero() {
             return UpdateOutcome::ZeroWithoutOpenPosition;
         }
-        return UpdateOutcome::Rows(vec![new_position(subaccount_id, perpetual_id, size, funding_delta.clone(), at)]);
+        return UpdateOutcome::Rows(vec![new_position(
+            subaccount_id,
+            perpetual_id,
+            size,
+            funding_delta.clone(),
+            at,
+        )]);
     };
     let settled = (&open.settled_funding + funding_delta).trim();
     if size.is_zero() || open.side != side {
@@ -60,7 +66,13 @@ pub fn apply_position_update(
         closed.size = Decimal::zero();
         let mut rows = vec![closed];
         if !size.is_zero() {
-            rows.push(new_position(subaccount_id, perpetual_id, size, Decimal::zero(), at));
+            rows.push(new_position(
+                subaccount_id,
+                perpetual_id,
+                size,
+                Decimal::zero(),
+                at,
+            ));
         }
         return UpdateOutcome::Rows(rows);
     }
@@ -75,7 +87,13 @@ pub fn apply_position_update(
     UpdateOutcome::Rows(vec![updated])
 }
 
-fn new_position(subaccount_id: Uuid, perpetual_id: u32, size: &Decimal, settled: Decimal, at: EventAt) -> Position {
+fn new_position(
+    subaccount_id: Uuid,
+    perpetual_id: u32,
+    size: &Decimal,
+    settled: Decimal,
+    at: EventAt,
+) -> Position {
     Position {
         id: ids::perpetual_position_uuid(subaccount_id, &at.id),
         subaccount_id,
@@ -111,7 +129,11 @@ pub struct Snapshot {
 /// Snapshot of the latest row: size = |sumOpen| − |sumClose|, entry null when 0.
 pub fn snapshot(latest: Option<&Position>) -> Snapshot {
     match latest {
-        None => Snapshot { size: Decimal::zero(), entry_price: None, side: None },
+        None => Snapshot {
+            size: Decimal::zero(),
+            entry_price: None,
+            side: None,
+        },
         Some(p) => Snapshot {
             size: (p.sum_open.abs() - p.sum_close.abs()).trim(),
             entry_price: (!p.entry_price.is_zero()).then(|| p.entry_price.trim()),
@@ -121,12 +143,27 @@ pub fn snapshot(latest: Option<&Position>) -> Snapshot {
 }
 
 /// Applies a fill's size and price to the position's entry/exit aggregates.
-pub fn apply_fill_aggregate(position: &mut Position, side: OrderSide, size: &Decimal, price: &Decimal) -> Result<(), indexer_domain::Error> {
+pub fn apply_fill_aggregate(
+    position: &mut Position,
+    side: OrderSide,
+    size: &Decimal,
+    price: &Decimal,
+) -> Result<(), indexer_domain::Error> {
     if position.side.is_increased_by(side) {
-        position.entry_price = weighted_average(Some(&position.entry_price), &position.sum_open, Some(price), size)?;
+        position.entry_price = weighted_average(
+            Some(&position.entry_price),
+            &position.sum_open,
+            Some(price),
+            size,
+        )?;
         position.sum_open = (&position.sum_open + size).trim();
     } else {
-        position.exit_price = Some(weighted_average(position.exit_price.as_ref(), &position.sum_close, Some(price), size)?);
+        position.exit_price = Some(weighted_average(
+            position.exit_price.as_ref(),
+            &position.sum_close,
+            Some(price),
+            size,
+        )?);
         position.sum_close = (&position.sum_close + size).trim();
     }
     Ok(())
@@ -134,12 +171,22 @@ pub fn apply_fill_aggregate(position: &mut Position, side: OrderSide, size: &Dec
 
 /// Change of `totalRealizedPnl` for a regular fill, from the snapshot before it: the fee is
 /// always paid; a fill that reduces the position realizes (price − entry) × closed size.
-pub fn realized_pnl_change(before: &Snapshot, side: OrderSide, size: &Decimal, price: &Decimal, fee: &Decimal) -> Decimal {
+pub fn realized_pnl_change(
+    before: &Snapshot,
+    side: OrderSide,
+    size: &Decimal,
+    price: &Decimal,
+    fee: &Decimal,
+) -> Decimal {
     let increases = before.side.is_none_or(|s| s.is_increased_by(side));
     if before.size.is_zero() || increases {
         return (-fee).trim();
     }
-    let closing = if size < &before.size { size.clone() } else { before.size.clone() };
+    let closing = if size < &before.size {
+        size.clone()
+    } else {
+        before.size.clone()
+    };
     let pnl = match (&before.entry_price, before.side) {
         (Some(entry), Some(PositionSide::Long)) => (price - entry) * &closing,
         (Some(entry), Some(PositionSide::Short)) => (entry - price) * &closing,
@@ -175,12 +222,22 @@ mod tests {
 
     #[test]
     fn open_creates_an_open_row_with_the_spec_id_and_funding() {
-        let r = rows(apply_position_update(None, SUB, 0, &d("-0.1"), &d("1.5"), at(0)));
+        let r = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("-0.1"),
+            &d("1.5"),
+            at(0),
+        ));
         assert_eq!(r.len(), 1);
         let p = &r[0];
         assert_eq!(p.side, PositionSide::Short);
         assert_eq!(p.status, PerpetualPositionStatus::Open);
-        assert_eq!((p.size.to_string(), p.max_size.to_string()), ("-0.1".into(), "-0.1".into()));
+        assert_eq!(
+            (p.size.to_string(), p.max_size.to_string()),
+            ("-0.1".into(), "-0.1".into())
+        );
         assert_eq!(p.settled_funding.to_string(), "1.5");
         assert_eq!(p.id, ids::perpetual_position_uuid(SUB, &at(0).id));
         assert_eq!(p.total_realized_pnl, None);
@@ -188,24 +245,85 @@ mod tests {
 
     #[test]
     fn increase_and_decrease_keep_the_row_and_track_signed_max() {
-        let open = rows(apply_position_update(None, SUB, 0, &d("0.1"), &d("0"), at(0))).remove(0);
-        let up = rows(apply_position_update(Some(&open), SUB, 0, &d("0.3"), &d("-0.25"), at(1))).remove(0);
+        let open = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("0.1"),
+            &d("0"),
+            at(0),
+        ))
+        .remove(0);
+        let up = rows(apply_position_update(
+            Some(&open),
+            SUB,
+            0,
+            &d("0.3"),
+            &d("-0.25"),
+            at(1),
+        ))
+        .remove(0);
         assert_eq!(up.id, open.id);
-        assert_eq!((up.size.to_string(), up.max_size.to_string()), ("0.3".into(), "0.3".into()));
+        assert_eq!(
+            (up.size.to_string(), up.max_size.to_string()),
+            ("0.3".into(), "0.3".into())
+        );
         assert_eq!(up.settled_funding.to_string(), "-0.25");
         assert_eq!(up.last_event_id, at(1).id);
-        let down = rows(apply_position_update(Some(&up), SUB, 0, &d("0.2"), &d("0"), at(2))).remove(0);
-        assert_eq!((down.size.to_string(), down.max_size.to_string()), ("0.2".into(), "0.3".into()));
+        let down = rows(apply_position_update(
+            Some(&up),
+            SUB,
+            0,
+            &d("0.2"),
+            &d("0"),
+            at(2),
+        ))
+        .remove(0);
+        assert_eq!(
+            (down.size.to_string(), down.max_size.to_string()),
+            ("0.2".into(), "0.3".into())
+        );
         // Shorts keep the least negative value (quirk Q4).
-        let short = rows(apply_position_update(None, SUB, 0, &d("-0.1"), &d("0"), at(3))).remove(0);
-        let bigger = rows(apply_position_update(Some(&short), SUB, 0, &d("-0.5"), &d("0"), at(4))).remove(0);
+        let short = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("-0.1"),
+            &d("0"),
+            at(3),
+        ))
+        .remove(0);
+        let bigger = rows(apply_position_update(
+            Some(&short),
+            SUB,
+            0,
+            &d("-0.5"),
+            &d("0"),
+            at(4),
+        ))
+        .remove(0);
         assert_eq!(bigger.max_size.to_string(), "-0.1");
     }
 
     #[test]
     fn close_sets_closed_fields_and_zero_size() {
-        let open = rows(apply_position_update(None, SUB, 0, &d("0.1"), &d("0"), at(0))).remove(0);
-        let r = rows(apply_position_update(Some(&open), SUB, 0, &d("0"), &d("-1.5"), at(5)));
+        let open = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("0.1"),
+            &d("0"),
+            at(0),
+        ))
+        .remove(0);
+        let r = rows(apply_position_update(
+            Some(&open),
+            SUB,
+            0,
+            &d("0"),
+            &d("-1.5"),
+            at(5),
+        ));
         assert_eq!(r.len(), 1);
         let c = &r[0];
         assert_eq!(c.status, PerpetualPositionStatus::Closed);
@@ -217,8 +335,23 @@ mod tests {
 
     #[test]
     fn flip_closes_the_old_row_and_opens_a_new_one_with_zero_funding() {
-        let short = rows(apply_position_update(None, SUB, 0, &d("-0.1"), &d("0"), at(0))).remove(0);
-        let r = rows(apply_position_update(Some(&short), SUB, 0, &d("0.05"), &d("-1.5"), at(6)));
+        let short = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("-0.1"),
+            &d("0"),
+            at(0),
+        ))
+        .remove(0);
+        let r = rows(apply_position_update(
+            Some(&short),
+            SUB,
+            0,
+            &d("0.05"),
+            &d("-1.5"),
+            at(6),
+        ));
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].id, short.id);
         assert_eq!(r[0].status, PerpetualPositionStatus::Closed);
@@ -239,7 +372,15 @@ mod tests {
 
     #[test]
     fn fill_aggregates_average_entry_and_exit() {
-        let mut p = rows(apply_position_update(None, SUB, 0, &d("0.3"), &d("0"), at(0))).remove(0);
+        let mut p = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("0.3"),
+            &d("0"),
+            at(0),
+        ))
+        .remove(0);
         apply_fill_aggregate(&mut p, OrderSide::Buy, &d("0.1"), &d("50000")).unwrap();
         apply_fill_aggregate(&mut p, OrderSide::Buy, &d("0.2"), &d("51000")).unwrap();
         assert_eq!(p.sum_open.to_string(), "0.3");
@@ -252,23 +393,53 @@ mod tests {
     #[test]
     fn realized_pnl_charges_fees_and_realizes_on_reduction() {
         let flat = snapshot(None);
-        assert_eq!(realized_pnl_change(&flat, OrderSide::Buy, &d("1"), &d("100"), &d("2.5")).to_string(), "-2.5");
-        let long = Snapshot { size: d("0.15"), entry_price: Some(d("49000")), side: Some(PositionSide::Long) };
-        assert_eq!(realized_pnl_change(&long, OrderSide::Buy, &d("1"), &d("1"), &d("-0.5")).to_string(), "0.5");
+        assert_eq!(
+            realized_pnl_change(&flat, OrderSide::Buy, &d("1"), &d("100"), &d("2.5")).to_string(),
+            "-2.5"
+        );
+        let long = Snapshot {
+            size: d("0.15"),
+            entry_price: Some(d("49000")),
+            side: Some(PositionSide::Long),
+        };
+        assert_eq!(
+            realized_pnl_change(&long, OrderSide::Buy, &d("1"), &d("1"), &d("-0.5")).to_string(),
+            "0.5"
+        );
         // Selling 0.2 against 0.15 long at 52000: only 0.15 closes.
         assert_eq!(
-            realized_pnl_change(&long, OrderSide::Sell, &d("0.2"), &d("52000"), &d("1")).to_string(),
+            realized_pnl_change(&long, OrderSide::Sell, &d("0.2"), &d("52000"), &d("1"))
+                .to_string(),
             "449"
         );
-        let short = Snapshot { size: d("0.1"), entry_price: Some(d("50000")), side: Some(PositionSide::Short) };
-        assert_eq!(realized_pnl_change(&short, OrderSide::Buy, &d("0.1"), &d("49000"), &d("0")).to_string(), "100");
+        let short = Snapshot {
+            size: d("0.1"),
+            entry_price: Some(d("50000")),
+            side: Some(PositionSide::Short),
+        };
+        assert_eq!(
+            realized_pnl_change(&short, OrderSide::Buy, &d("0.1"), &d("49000"), &d("0"))
+                .to_string(),
+            "100"
+        );
     }
 
     #[test]
     fn snapshot_uses_sum_open_minus_sum_close_and_hides_zero_entry() {
-        let mut p = rows(apply_position_update(None, SUB, 0, &d("0.1"), &d("0"), at(0))).remove(0);
+        let mut p = rows(apply_position_update(
+            None,
+            SUB,
+            0,
+            &d("0.1"),
+            &d("0"),
+            at(0),
+        ))
+        .remove(0);
         let s = snapshot(Some(&p));
-        assert_eq!((s.size.to_string(), s.entry_price, s.side), ("0".into(), None, Some(PositionSide::Long)));
+        assert_eq!(
+            (s.size.to_string(), s.entry_price, s.side),
+            ("0".into(), None, Some(PositionSide::Long))
+        );
         p.sum_open = d("0.15");
         p.sum_close = d("0.05");
         p.entry_price = d("49000");

@@ -46,7 +46,9 @@ impl Caches {
         }
         for row in &rows.candles {
             let candle = Candle::from_row(row)?;
-            caches.candles.insert((candle.ticker.clone(), candle.resolution), candle);
+            caches
+                .candles
+                .insert((candle.ticker.clone(), candle.resolution), candle);
         }
         Ok(caches)
     }
@@ -75,7 +77,8 @@ impl Caches {
             self.insert_perpetual_market(market);
         }
         for candle in delta.candles {
-            self.candles.insert((candle.ticker.clone(), candle.resolution), candle);
+            self.candles
+                .insert((candle.ticker.clone(), candle.resolution), candle);
         }
     }
 }
@@ -158,7 +161,8 @@ impl<'a> State<'a> {
             self.positions
                 .insert((position.subaccount_id, position.perpetual_id), position);
         }
-        self.existing_subaccounts.extend(rows.existing_subaccounts.iter().copied());
+        self.existing_subaccounts
+            .extend(rows.existing_subaccounts.iter().copied());
         Ok(self)
     }
 }

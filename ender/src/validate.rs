@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use indexer_domain::{ids, order_flags, vault};
-use indexer_proto::events::{self as ev, source_of_funds::Source, stateful_order_event_v1::Event as Sof};
+use indexer_proto::events::{
+    self as ev, source_of_funds::Source, stateful_order_event_v1::Event as Sof,
+};
 use indexer_proto::protocol::v1::{indexer_order::GoodTilOneof, IndexerOrder, IndexerOrderId};
 
 use crate::decode::{DecodedBlock, DecodedEvent, Payload};
@@ -32,10 +34,14 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
         let fail = |reason: &str| BlockError::validation(event, reason);
         let skip = match &event.payload {
             Payload::OrderFill(fill) => {
-                validate_order(fill.maker_order.as_ref()).map(|_| ()).map_err(|r| fail(&format!("maker order: {r}")))?;
+                validate_order(fill.maker_order.as_ref())
+                    .map(|_| ())
+                    .map_err(|r| fail(&format!("maker order: {r}")))?;
                 match &fill.taker_order {
                     Some(ev::order_fill_event_v1::TakerOrder::Order(taker)) => {
-                        validate_order(Some(taker)).map(|_| ()).map_err(|r| fail(&format!("taker order: {r}")))?
+                        validate_order(Some(taker))
+                            .map(|_| ())
+                            .map_err(|r| fail(&format!("taker order: {r}")))?
                     }
                     Some(ev::order_fill_event_v1::TakerOrder::LiquidationOrder(liquidation)) => {
                         if liquidation.liquidated.is_none() {
@@ -53,8 +59,10 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
                 Skip::Nothing
             }
             Payload::Transfer(transfer) => {
-                let sender = source_kind(transfer.sender.as_ref()).ok_or_else(|| fail("sender missing"))?;
-                let recipient = source_kind(transfer.recipient.as_ref()).ok_or_else(|| fail("recipient missing"))?;
+                let sender =
+                    source_kind(transfer.sender.as_ref()).ok_or_else(|| fail("sender missing"))?;
+                let recipient = source_kind(transfer.recipient.as_ref())
+                    .ok_or_else(|| fail("recipient missing"))?;
                 if !sender && !recipient {
                     return Err(fail("transfer between two wallet addresses"));
                 }
@@ -66,40 +74,63 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
             }
             Payload::FundingValues(funding) => {
                 if funding.r#type != 1 && funding.r#type != 2 {
-                    return Err(fail(&format!("funding type {} not accepted", funding.r#type)));
+                    return Err(fail(&format!(
+                        "funding type {} not accepted",
+                        funding.r#type
+                    )));
                 }
                 Skip::Nothing
             }
             Payload::PerpetualMarket(create) => {
-                if state.caches.perpetual_markets.contains_key(&create.id) || !created_perpetuals.insert(create.id) {
-                    return Err(fail(&format!("perpetual market {} already exists", create.id)));
+                if state.caches.perpetual_markets.contains_key(&create.id)
+                    || !created_perpetuals.insert(create.id)
+                {
+                    return Err(fail(&format!(
+                        "perpetual market {} already exists",
+                        create.id
+                    )));
                 }
                 created_clob_pairs.insert(create.clob_pair_id);
                 if create.ticker.is_empty() {
                     return Err(fail("empty ticker"));
                 }
                 if create.subticks_per_tick == 0 || create.step_base_quantums == 0 {
-                    return Err(fail("subticks_per_tick and step_base_quantums must be non-zero"));
+                    return Err(fail(
+                        "subticks_per_tick and step_base_quantums must be non-zero",
+                    ));
                 }
                 Skip::Nothing
             }
             Payload::LiquidityTier(tier) => {
                 if tier.initial_margin_ppm == 0 || tier.maintenance_fraction_ppm == 0 {
-                    return Err(fail("initial_margin_ppm and maintenance_fraction_ppm must be non-zero"));
+                    return Err(fail(
+                        "initial_margin_ppm and maintenance_fraction_ppm must be non-zero",
+                    ));
                 }
                 Skip::Nothing
             }
             Payload::UpdatePerpetual(update) => {
-                if !state.caches.perpetual_markets.contains_key(&update.id) && !created_perpetuals.contains(&update.id) {
-                    return Err(fail(&format!("perpetual market {} does not exist", update.id)));
+                if !state.caches.perpetual_markets.contains_key(&update.id)
+                    && !created_perpetuals.contains(&update.id)
+                {
+                    return Err(fail(&format!(
+                        "perpetual market {} does not exist",
+                        update.id
+                    )));
                 }
                 Skip::Nothing
             }
             Payload::UpdateClobPair(update) => {
-                let known = state.caches.perpetual_market_by_clob_pair(update.clob_pair_id).is_some()
+                let known = state
+                    .caches
+                    .perpetual_market_by_clob_pair(update.clob_pair_id)
+                    .is_some()
                     || created_clob_pairs.contains(&update.clob_pair_id);
                 if !known {
-                    return Err(fail(&format!("no perpetual market for clob pair {}", update.clob_pair_id)));
+                    return Err(fail(&format!(
+                        "no perpetual market for clob pair {}",
+                        update.clob_pair_id
+                    )));
                 }
                 Skip::Nothing
             }
@@ -108,7 +139,9 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
                     return Err(fail("liquidated and offsetting subaccounts are required"));
                 }
                 if d.fill_amount == 0 || d.total_quote_quantums == 0 {
-                    return Err(fail("fill_amount and total_quote_quantums must be non-zero"));
+                    return Err(fail(
+                        "fill_amount and total_quote_quantums must be non-zero",
+                    ));
                 }
                 Skip::Nothing
             }
@@ -117,7 +150,9 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
                     if reward.owner.is_empty() {
                         return Err(fail("trading reward without owner"));
                     }
-                    if indexer_domain::serializable_int::decode(&reward.denom_amount)?.sign() == num_bigint::Sign::NoSign {
+                    if indexer_domain::serializable_int::decode(&reward.denom_amount)?.sign()
+                        == num_bigint::Sign::NoSign
+                    {
                         return Err(fail("trading reward of zero"));
                     }
                 }
@@ -130,7 +165,9 @@ pub fn validate_block(block: &DecodedBlock, state: &State<'_>) -> Result<Vec<Ski
                 Skip::Nothing
             }
             Payload::StatefulOrder(stateful) => validate_stateful(event, stateful, state)?,
-            Payload::Asset(_) | Payload::RegisterAffiliate(_) | Payload::Ignored(_) => Skip::Nothing,
+            Payload::Asset(_) | Payload::RegisterAffiliate(_) | Payload::Ignored(_) => {
+                Skip::Nothing
+            }
         };
         skips.push(skip);
     }
@@ -180,21 +217,34 @@ fn validate_market(market: &ev::MarketEventV1) -> Result<(), String> {
     match market.event.as_ref().ok_or("no market event variant")? {
         Event::MarketCreate(create) => base_ok(create.base.as_ref()),
         Event::MarketModify(modify) => base_ok(modify.base.as_ref()),
-        Event::PriceUpdate(update) if update.price_with_exponent == 0 => Err("price_with_exponent is zero".into()),
+        Event::PriceUpdate(update) if update.price_with_exponent == 0 => {
+            Err("price_with_exponent is zero".into())
+        }
         Event::PriceUpdate(_) => Ok(()),
     }
 }
 
-fn validate_stateful(event: &DecodedEvent, stateful: &ev::StatefulOrderEventV1, state: &State<'_>) -> Result<Skip, BlockError> {
+fn validate_stateful(
+    event: &DecodedEvent,
+    stateful: &ev::StatefulOrderEventV1,
+    state: &State<'_>,
+) -> Result<Skip, BlockError> {
     let fail = |reason: String| BlockError::validation(event, reason);
     let placed = |order: Option<&IndexerOrder>| -> Result<IndexerOrder, BlockError> {
-        let order = validate_order(order).map_err(|r| fail(r))?.clone();
-        if !matches!(order.good_til_oneof, Some(GoodTilOneof::GoodTilBlockTime(_))) {
+        let order = validate_order(order).map_err(&fail)?.clone();
+        if !matches!(
+            order.good_til_oneof,
+            Some(GoodTilOneof::GoodTilBlockTime(_))
+        ) {
             return Err(fail("stateful order without good_til_block_time".into()));
         }
         Ok(order)
     };
-    let id = match stateful.event.as_ref().ok_or_else(|| fail("no stateful order variant".into()))? {
+    let id = match stateful
+        .event
+        .as_ref()
+        .ok_or_else(|| fail("no stateful order variant".into()))?
+    {
         Sof::OrderPlace(p) => placed(p.order.as_ref())?.order_id,
         Sof::LongTermOrderPlacement(p) => {
             let order = placed(p.order.as_ref())?;
@@ -214,7 +264,9 @@ fn validate_stateful(event: &DecodedEvent, stateful: &ev::StatefulOrderEventV1, 
                 return Err(fail("conditional order without trigger subticks".into()));
             }
             if order.condition_type == 0 {
-                return Err(fail("conditional order with unspecified condition type".into()));
+                return Err(fail(
+                    "conditional order with unspecified condition type".into(),
+                ));
             }
             order.order_id
         }
@@ -222,7 +274,9 @@ fn validate_stateful(event: &DecodedEvent, stateful: &ev::StatefulOrderEventV1, 
             let order = placed(p.order.as_ref())?;
             let flags = order.order_id.as_ref().map_or(0, |id| id.order_flags);
             if flags != order_flags::TWAP || order.twap_parameters.is_none() {
-                return Err(fail(format!("TWAP placement with flags {flags} or without parameters")));
+                return Err(fail(format!(
+                    "TWAP placement with flags {flags} or without parameters"
+                )));
             }
             order.order_id
         }
@@ -236,11 +290,18 @@ fn validate_stateful(event: &DecodedEvent, stateful: &ev::StatefulOrderEventV1, 
         Sof::ConditionalOrderTriggered(t) => {
             let id = validate_order_id(t.triggered_order_id.as_ref()).map_err(fail)?;
             if id.order_flags != order_flags::CONDITIONAL {
-                return Err(fail(format!("triggered order with flags {}", id.order_flags)));
+                return Err(fail(format!(
+                    "triggered order with flags {}",
+                    id.order_flags
+                )));
             }
             t.triggered_order_id.clone()
         }
-        Sof::OrderReplacement(_) => return Err(fail("order_replacement is not supported (quirk Q10)".into())),
+        Sof::OrderReplacement(_) => {
+            return Err(fail(
+                "order_replacement is not supported (quirk Q10)".into(),
+            ))
+        }
     };
     let id = id.expect("validated above");
     let subaccount = id.subaccount_id.as_ref().expect("validated above");

@@ -16,7 +16,10 @@ fn block(height: u32, events: Vec<IndexerTendermintEvent>) -> Vec<u8> {
     let time: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
     IndexerTendermintBlock {
         height,
-        time: Some(prost_types::Timestamp { seconds: time.timestamp() + i64::from(height), nanos: 0 }),
+        time: Some(prost_types::Timestamp {
+            seconds: time.timestamp() + i64::from(height),
+            nanos: 0,
+        }),
         events,
         tx_hashes: vec!["HASH".into()],
     }
@@ -33,7 +36,10 @@ fn market_create(id: u32, pair: &str) -> IndexerTendermintEvent {
         data_bytes: ev::MarketEventV1 {
             market_id: id,
             event: Some(Event::MarketCreate(ev::MarketCreateEventV1 {
-                base: Some(ev::MarketBaseEventV1 { pair: pair.into(), min_price_change_ppm: 50 }),
+                base: Some(ev::MarketBaseEventV1 {
+                    pair: pair.into(),
+                    min_price_change_ppm: 50,
+                }),
                 exponent: -5,
             })),
         }
@@ -46,7 +52,9 @@ async fn count(pool: &PgPool, sql: &str) -> i64 {
 }
 
 async fn ender(db: &TestDb, gate: GateSettings) -> Ender {
-    Ender::start(db.pool().clone(), gate, ProcessSettings::default()).await.unwrap()
+    Ender::start(db.pool().clone(), gate, ProcessSettings::default())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -54,15 +62,29 @@ async fn blocks_apply_in_order_and_a_replayed_block_is_skipped_without_writing()
     let db = TestDb::new().await;
     let mut ender = ender(&db, GateSettings::default()).await;
     let first = block(0, vec![market_create(0, "BTC-USD")]);
-    assert!(matches!(ender.handle(&first, BlockInputs::default()).await, Ok(Verdict::Processed { height: 0, .. })));
-    assert!(matches!(ender.handle(&block(1, vec![]), BlockInputs::default()).await, Ok(Verdict::Processed { height: 1, .. })));
-    assert!(matches!(ender.handle(&first, BlockInputs::default()).await, Ok(Verdict::Duplicate { height: 0 })));
+    assert!(matches!(
+        ender.handle(&first, BlockInputs::default()).await,
+        Ok(Verdict::Processed { height: 0, .. })
+    ));
+    assert!(matches!(
+        ender
+            .handle(&block(1, vec![]), BlockInputs::default())
+            .await,
+        Ok(Verdict::Processed { height: 1, .. })
+    ));
+    assert!(matches!(
+        ender.handle(&first, BlockInputs::default()).await,
+        Ok(Verdict::Duplicate { height: 0 })
+    ));
     assert_eq!(count(db.pool(), "SELECT count(*) FROM markets").await, 1);
     assert_eq!(count(db.pool(), "SELECT count(*) FROM blocks").await, 2);
     // A restarted ender reads the processed height back.
     let restarted = ender_after_restart(&db).await;
     assert_eq!(restarted.last_processed(), Some(1));
-    assert!(restarted.caches().markets.contains_key(&0), "caches are loaded at start");
+    assert!(
+        restarted.caches().markets.contains_key(&0),
+        "caches are loaded at start"
+    );
     db.cleanup().await;
 }
 
@@ -73,18 +95,45 @@ async fn ender_after_restart(db: &TestDb) -> Ender {
 #[tokio::test]
 async fn a_gap_stops_without_writing_and_the_start_height_is_configurable() {
     let db = TestDb::new().await;
-    let mut ender = ender(&db, GateSettings { start_height: 100, skip_block: None }).await;
-    match ender.handle(&block(101, vec![]), BlockInputs::default()).await {
-        Err(Stop::Gap { expected: 100, got: 101 }) => {}
+    let mut ender = ender(
+        &db,
+        GateSettings {
+            start_height: 100,
+            skip_block: None,
+        },
+    )
+    .await;
+    match ender
+        .handle(&block(101, vec![]), BlockInputs::default())
+        .await
+    {
+        Err(Stop::Gap {
+            expected: 100,
+            got: 101,
+        }) => {}
         other => panic!("expected a gap, got {other:?}"),
     }
-    assert!(matches!(ender.handle(&block(100, vec![]), BlockInputs::default()).await, Ok(Verdict::Processed { height: 100, .. })));
-    match ender.handle(&block(102, vec![]), BlockInputs::default()).await {
-        Err(Stop::Gap { expected: 101, got: 102 }) => {}
+    assert!(matches!(
+        ender
+            .handle(&block(100, vec![]), BlockInputs::default())
+            .await,
+        Ok(Verdict::Processed { height: 100, .. })
+    ));
+    match ender
+        .handle(&block(102, vec![]), BlockInputs::default())
+        .await
+    {
+        Err(Stop::Gap {
+            expected: 101,
+            got: 102,
+        }) => {}
         other => panic!("expected a gap, got {other:?}"),
     }
     assert_eq!(count(db.pool(), "SELECT count(*) FROM blocks").await, 1);
-    assert_eq!(count(db.pool(), "SELECT start_height FROM ender_progress").await, 100);
+    assert_eq!(
+        count(db.pool(), "SELECT start_height FROM ender_progress").await,
+        100
+    );
     db.cleanup().await;
 }
 
@@ -92,19 +141,55 @@ async fn a_gap_stops_without_writing_and_the_start_height_is_configurable() {
 async fn a_malformed_block_stops_and_the_operator_can_skip_it() {
     let db = TestDb::new().await;
     let mut ender = ender(&db, GateSettings::default()).await;
-    assert!(matches!(ender.handle(&[0xff, 0xff, 0x01], BlockInputs::default()).await, Err(Stop::BadBlock { height: None, .. })));
+    assert!(matches!(
+        ender
+            .handle(&[0xff, 0xff, 0x01], BlockInputs::default())
+            .await,
+        Err(Stop::BadBlock { height: None, .. })
+    ));
     let mut bad_event = market_create(0, "BTC-USD");
     bad_event.data_bytes = vec![0xff, 0xff, 0xff];
     let bad = block(0, vec![bad_event]);
-    assert!(matches!(ender.handle(&bad, BlockInputs::default()).await, Err(Stop::BadBlock { height: Some(0), .. })));
+    assert!(matches!(
+        ender.handle(&bad, BlockInputs::default()).await,
+        Err(Stop::BadBlock {
+            height: Some(0),
+            ..
+        })
+    ));
     // An event that decodes but fails validation (empty pair) is a bad block too.
     let invalid = block(0, vec![market_create(0, "")]);
-    assert!(matches!(ender.handle(&invalid, BlockInputs::default()).await, Err(Stop::BadBlock { height: Some(0), .. })));
+    assert!(matches!(
+        ender.handle(&invalid, BlockInputs::default()).await,
+        Err(Stop::BadBlock {
+            height: Some(0),
+            ..
+        })
+    ));
     assert_eq!(count(db.pool(), "SELECT count(*) FROM blocks").await, 0);
 
-    let mut ender = self::ender(&db, GateSettings { start_height: 0, skip_block: Some(0) }).await;
-    assert!(matches!(ender.handle(&bad, BlockInputs::default()).await, Ok(Verdict::SkippedByOperator { height: 0 })));
-    assert!(matches!(ender.handle(&block(1, vec![]), BlockInputs::default()).await, Ok(Verdict::Processed { height: 1, .. })));
-    assert_eq!(count(db.pool(), "SELECT count(*) FROM blocks").await, 1, "the skipped block wrote no rows");
+    let mut ender = self::ender(
+        &db,
+        GateSettings {
+            start_height: 0,
+            skip_block: Some(0),
+        },
+    )
+    .await;
+    assert!(matches!(
+        ender.handle(&bad, BlockInputs::default()).await,
+        Ok(Verdict::SkippedByOperator { height: 0 })
+    ));
+    assert!(matches!(
+        ender
+            .handle(&block(1, vec![]), BlockInputs::default())
+            .await,
+        Ok(Verdict::Processed { height: 1, .. })
+    ));
+    assert_eq!(
+        count(db.pool(), "SELECT count(*) FROM blocks").await,
+        1,
+        "the skipped block wrote no rows"
+    );
     db.cleanup().await;
 }

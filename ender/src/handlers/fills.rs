@@ -2,13 +2,15 @@
 
 use indexer_domain::quantums::{quote_amount, quote_amount_of};
 use indexer_domain::{
-    ids, order_flags, weighted_average, Decimal, FillType, Liquidity, OrderSide, OrderStatus, OrderType,
-    TimeInForce,
+    ids, order_flags, weighted_average, Decimal, FillType, Liquidity, OrderSide, OrderStatus,
+    OrderType, TimeInForce,
 };
-use indexer_proto::events::{order_fill_event_v1::TakerOrder, DeleveragingEventV1, LiquidationOrderV1, OrderFillEventV1};
+use indexer_proto::events::{
+    order_fill_event_v1::TakerOrder, DeleveragingEventV1, LiquidationOrderV1, OrderFillEventV1,
+};
 use indexer_proto::off_chain_updates::{
-    off_chain_update_v1::UpdateMessage, order_remove_v1::OrderRemovalStatus, OffChainUpdateV1, OrderRemoveV1,
-    OrderUpdateV1,
+    off_chain_update_v1::UpdateMessage, order_remove_v1::OrderRemovalStatus, OffChainUpdateV1,
+    OrderRemoveV1, OrderUpdateV1,
 };
 use indexer_proto::protocol::v1::{IndexerOrder, IndexerSubaccountId};
 use indexer_proto::shared::OrderRemovalReason;
@@ -26,7 +28,11 @@ use crate::orders::{good_til, order_id, side_of, status_after_fill};
 use crate::positions::{apply_fill_aggregate, realized_pnl_change, snapshot};
 use crate::state::CanceledStatus;
 
-pub fn order_fill(w: &mut Working<'_, '_>, event: &DecodedEvent, fill: &OrderFillEventV1) -> Result<(), BlockError> {
+pub fn order_fill(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    fill: &OrderFillEventV1,
+) -> Result<(), BlockError> {
     let maker = fill.maker_order.as_ref().expect("validated");
     match fill.taker_order.as_ref().expect("validated") {
         TakerOrder::Order(taker) => {
@@ -37,11 +43,41 @@ pub fn order_fill(w: &mut Working<'_, '_>, event: &DecodedEvent, fill: &OrderFil
             // Quirk Q1 fixed: the canceled status applies to both sides.
             let maker_canceled = w.canceled_status(&maker_uuid);
             let taker_canceled = w.canceled_status(&taker_uuid);
-            order_side(w, event, fill, maker, maker, Liquidity::Maker, FillType::Limit, maker_canceled, true)?;
-            order_side(w, event, fill, taker, maker, Liquidity::Taker, FillType::Limit, taker_canceled, true)
+            order_side(
+                w,
+                event,
+                fill,
+                maker,
+                maker,
+                Liquidity::Maker,
+                FillType::Limit,
+                maker_canceled,
+                true,
+            )?;
+            order_side(
+                w,
+                event,
+                fill,
+                taker,
+                maker,
+                Liquidity::Taker,
+                FillType::Limit,
+                taker_canceled,
+                true,
+            )
         }
         TakerOrder::LiquidationOrder(liquidation) => {
-            order_side(w, event, fill, maker, maker, Liquidity::Maker, FillType::Liquidation, CanceledStatus::NotCanceled, false)?;
+            order_side(
+                w,
+                event,
+                fill,
+                maker,
+                maker,
+                Liquidity::Maker,
+                FillType::Liquidation,
+                CanceledStatus::NotCanceled,
+                false,
+            )?;
             liquidated_side(w, event, fill, liquidation, maker)
         }
     }
@@ -49,13 +85,27 @@ pub fn order_fill(w: &mut Working<'_, '_>, event: &DecodedEvent, fill: &OrderFil
 
 fn order_uuid_of(order: &IndexerOrder) -> Result<Uuid, BlockError> {
     let (id, sub) = order_id(order)?;
-    Ok(ids::db_order_uuid(ids::subaccount_uuid(&sub.owner, sub.number), id.client_id, id.clob_pair_id, id.order_flags))
+    Ok(ids::db_order_uuid(
+        ids::subaccount_uuid(&sub.owner, sub.number),
+        id.client_id,
+        id.clob_pair_id,
+        id.order_flags,
+    ))
 }
 
-fn market_of_clob_pair(w: &Working<'_, '_>, event: &DecodedEvent, clob_pair_id: u32) -> Result<PerpetualMarket, BlockError> {
+fn market_of_clob_pair(
+    w: &Working<'_, '_>,
+    event: &DecodedEvent,
+    clob_pair_id: u32,
+) -> Result<PerpetualMarket, BlockError> {
     w.perpetual_market_by_clob_pair(clob_pair_id)
         .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market for clob pair {clob_pair_id}")))
+        .ok_or_else(|| {
+            BlockError::inconsistent(
+                event,
+                format!("no perpetual market for clob pair {clob_pair_id}"),
+            )
+        })
 }
 
 fn non_zero(value: Decimal) -> Option<Decimal> {
@@ -85,22 +135,61 @@ fn order_side(
     let is_taker = liquidity == Liquidity::Taker;
     let fill_amount = params.size(fill.fill_amount);
     let maker_price = params.price(maker.subticks);
-    let total_filled_quantums = if is_taker { fill.total_filled_taker } else { fill.total_filled_maker };
-    let fee = quote_amount(if is_taker { fill.taker_fee } else { fill.maker_fee });
-    let builder_fee = quote_amount(if is_taker { fill.taker_builder_fee } else { fill.maker_builder_fee });
-    let builder_address = if is_taker { &fill.taker_builder_address } else { &fill.maker_builder_address };
-    let router_fee = quote_amount(if is_taker { fill.taker_order_router_fee } else { fill.maker_order_router_fee });
-    let router_address = if is_taker { &fill.taker_order_router_address } else { &fill.maker_order_router_address };
-    let fill_type = if id.order_flags == order_flags::TWAP_SUBORDER && base_type == FillType::Limit {
+    let total_filled_quantums = if is_taker {
+        fill.total_filled_taker
+    } else {
+        fill.total_filled_maker
+    };
+    let fee = quote_amount(if is_taker {
+        fill.taker_fee
+    } else {
+        fill.maker_fee
+    });
+    let builder_fee = quote_amount(if is_taker {
+        fill.taker_builder_fee
+    } else {
+        fill.maker_builder_fee
+    });
+    let builder_address = if is_taker {
+        &fill.taker_builder_address
+    } else {
+        &fill.maker_builder_address
+    };
+    let router_fee = quote_amount(if is_taker {
+        fill.taker_order_router_fee
+    } else {
+        fill.maker_order_router_fee
+    });
+    let router_address = if is_taker {
+        &fill.taker_order_router_address
+    } else {
+        &fill.maker_order_router_address
+    };
+    let fill_type = if id.order_flags == order_flags::TWAP_SUBORDER && base_type == FillType::Limit
+    {
         FillType::TwapSuborder
     } else {
         base_type
     };
     let subaccount_uuid = ids::subaccount_uuid(&sub.owner, sub.number);
-    let order_uuid = ids::db_order_uuid(subaccount_uuid, id.client_id, id.clob_pair_id, id.order_flags);
+    let order_uuid = ids::db_order_uuid(
+        subaccount_uuid,
+        id.client_id,
+        id.clob_pair_id,
+        id.order_flags,
+    );
     let side = side_of(order)?;
 
-    let row = upsert_filled_order(w, event, order, &market, &fill_amount, &maker_price, total_filled_quantums, canceled)?;
+    let row = upsert_filled_order(
+        w,
+        event,
+        order,
+        &market,
+        &fill_amount,
+        &maker_price,
+        total_filled_quantums,
+        canceled,
+    )?;
 
     let before = snapshot(w.latest_position(subaccount_uuid, market.id));
     let record = Fill {
@@ -129,20 +218,42 @@ fn order_side(
         entry_price_before: before.entry_price.clone(),
         position_side_before: before.side,
     };
-    let position_json = update_position(w, event, subaccount_uuid, &market, sub, side, &fill_amount, &maker_price, realize_pnl.then_some((&before, &fee)))?;
+    let position_json = update_position(
+        w,
+        event,
+        subaccount_uuid,
+        &market,
+        sub,
+        side,
+        &fill_amount,
+        &maker_price,
+        realize_pnl.then_some((&before, &fee)),
+    )?;
 
     let mut contents = Map::new();
-    contents.insert("fills".into(), json!([messages::fill_json(&record, &market.ticker)]));
+    contents.insert(
+        "fills".into(),
+        json!([messages::fill_json(&record, &market.ticker)]),
+    );
     contents.insert("perpetualPositions".into(), json!([position_json]));
-    contents.insert("orders".into(), json!([messages::order_json(&row, &market.ticker)]));
+    contents.insert(
+        "orders".into(),
+        json!([messages::order_json(&row, &market.ticker)]),
+    );
     w.subaccount_message(event, sub, contents, Some(order_uuid));
 
     w.pending.push(vulcan(
         id,
-        UpdateMessage::OrderUpdate(OrderUpdateV1 { order_id: Some(id.clone()), total_filled_quantums }),
+        UpdateMessage::OrderUpdate(OrderUpdateV1 {
+            order_id: Some(id.clone()),
+            total_filled_quantums,
+        }),
         vec![],
     ));
-    w.redis.push(RedisEffect::StateFilledQuantums { order_id: order_uuid, quantums: total_filled_quantums });
+    w.redis.push(RedisEffect::StateFilledQuantums {
+        order_id: order_uuid,
+        quantums: total_filled_quantums,
+    });
     if row.status == OrderStatus::Filled && order_flags::is_stateful(id.order_flags) {
         w.pending.push(vulcan(
             id,
@@ -177,7 +288,12 @@ fn upsert_filled_order(
     let (id, sub) = order_id(order)?;
     let params = market.params();
     let subaccount_uuid = ids::subaccount_uuid(&sub.owner, sub.number);
-    let uuid = ids::db_order_uuid(subaccount_uuid, id.client_id, id.clob_pair_id, id.order_flags);
+    let uuid = ids::db_order_uuid(
+        subaccount_uuid,
+        id.client_id,
+        id.clob_pair_id,
+        id.order_flags,
+    );
     let flags = id.order_flags;
     let order_size = params.size(order.quantums);
     let order_price = params.price(order.subticks);
@@ -186,16 +302,28 @@ fn upsert_filled_order(
     let (good_til_block, good_til_block_time) = good_til(order)?;
     let row = match w.order(&uuid).cloned() {
         Some(mut existing) if flags == order_flags::TWAP_SUBORDER => {
-            existing.price = weighted_average(Some(&existing.price), &existing.total_filled, Some(maker_price), fill_amount)?;
+            existing.price = weighted_average(
+                Some(&existing.price),
+                &existing.total_filled,
+                Some(maker_price),
+                fill_amount,
+            )?;
             existing.total_filled = (&existing.total_filled + fill_amount).trim();
-            existing.status = status_after_fill(&existing.total_filled, &existing.size, canceled, flags, time_in_force);
+            existing.status = status_after_fill(
+                &existing.total_filled,
+                &existing.size,
+                canceled,
+                flags,
+                time_in_force,
+            );
             existing.updated_at = Some(w.time);
             existing.updated_at_height = Some(w.height);
             existing
         }
         Some(mut existing) => {
             let total_filled = params.size(total_filled_quantums);
-            existing.status = status_after_fill(&total_filled, &order_size, canceled, flags, time_in_force);
+            existing.status =
+                status_after_fill(&total_filled, &order_size, canceled, flags, time_in_force);
             existing.side = side;
             existing.size = order_size;
             existing.total_filled = total_filled;
@@ -212,10 +340,15 @@ fn upsert_filled_order(
             existing
         }
         None => {
-            let status = status_after_fill(fill_amount, &order_size, canceled, flags, time_in_force);
+            let status =
+                status_after_fill(fill_amount, &order_size, canceled, flags, time_in_force);
             let suborder = flags == order_flags::TWAP_SUBORDER;
             if suborder {
-                w.notice(event, "twap_suborder_without_parent", format!("fill of TWAP suborder {uuid} without a parent row"));
+                w.notice(
+                    event,
+                    "twap_suborder_without_parent",
+                    format!("fill of TWAP suborder {uuid} without a parent row"),
+                );
             }
             Order {
                 id: uuid,
@@ -225,8 +358,16 @@ fn upsert_filled_order(
                 side,
                 size: order_size,
                 total_filled: fill_amount.clone(),
-                price: if suborder { maker_price.clone() } else { order_price },
-                order_type: if suborder { OrderType::Twap } else { OrderType::Limit },
+                price: if suborder {
+                    maker_price.clone()
+                } else {
+                    order_price
+                },
+                order_type: if suborder {
+                    OrderType::Twap
+                } else {
+                    OrderType::Limit
+                },
                 status,
                 time_in_force,
                 reduce_only: order.reduce_only,
@@ -269,20 +410,39 @@ fn update_position(
     let mut position = w
         .latest_position(subaccount_uuid, market.id)
         .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("Unable to find existing perpetual position for {subaccount_uuid} in {}", market.ticker)))?;
+        .ok_or_else(|| {
+            BlockError::inconsistent(
+                event,
+                format!(
+                    "Unable to find existing perpetual position for {subaccount_uuid} in {}",
+                    market.ticker
+                ),
+            )
+        })?;
     apply_fill_aggregate(&mut position, side, size, price)?;
     let json = w.position_json(event, &position, &sub.owner, sub.number);
     if let Some((before, fee)) = realized {
         let change = realized_pnl_change(before, side, size, price, fee);
-        let total = position.total_realized_pnl.clone().unwrap_or_else(Decimal::zero) + change;
+        let total = position
+            .total_realized_pnl
+            .clone()
+            .unwrap_or_else(Decimal::zero)
+            + change;
         position.total_realized_pnl = Some(total.trim());
     }
     w.put_position(position);
     Ok(json)
 }
 
-fn push_trade(w: &mut Working<'_, '_>, event: &DecodedEvent, fill: &Fill, market: &PerpetualMarket) {
-    let Some(trade_type) = fill.fill_type.trade_type() else { return };
+fn push_trade(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    fill: &Fill,
+    market: &PerpetualMarket,
+) {
+    let Some(trade_type) = fill.fill_type.trade_type() else {
+        return;
+    };
     w.trades.push(crate::candles::BlockTrade {
         ticker: market.ticker.clone(),
         transaction_index: event.transaction_index(),
@@ -313,7 +473,10 @@ pub(super) fn vulcan(
 ) -> Pending {
     Pending::Vulcan {
         key: order_id_key(id),
-        payload: OffChainUpdateV1 { update_message: Some(message) }.encode_to_vec(),
+        payload: OffChainUpdateV1 {
+            update_message: Some(message),
+        }
+        .encode_to_vec(),
         headers,
     }
 }
@@ -361,9 +524,22 @@ fn liquidated_side(
         entry_price_before: before.entry_price.clone(),
         position_side_before: before.side,
     };
-    let position_json = update_position(w, event, subaccount_uuid, &market, sub, side, &size, &price, None)?;
+    let position_json = update_position(
+        w,
+        event,
+        subaccount_uuid,
+        &market,
+        sub,
+        side,
+        &size,
+        &price,
+        None,
+    )?;
     let mut contents = Map::new();
-    contents.insert("fills".into(), json!([messages::fill_json(&record, &market.ticker)]));
+    contents.insert(
+        "fills".into(),
+        json!([messages::fill_json(&record, &market.ticker)]),
+    );
     contents.insert("perpetualPositions".into(), json!([position_json]));
     w.subaccount_message(event, sub, contents, None);
     push_trade(w, event, &record, &market);
@@ -372,19 +548,32 @@ fn liquidated_side(
 }
 
 /// `deleveraging` (§4.7.3): two fills without orders, aggregates updated, no realized PnL.
-pub fn deleveraging(w: &mut Working<'_, '_>, event: &DecodedEvent, d: &DeleveragingEventV1) -> Result<(), BlockError> {
-    let market = w
-        .perpetual_market(d.perpetual_id)
-        .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market {}", d.perpetual_id)))?;
+pub fn deleveraging(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    d: &DeleveragingEventV1,
+) -> Result<(), BlockError> {
+    let market = w.perpetual_market(d.perpetual_id).cloned().ok_or_else(|| {
+        BlockError::inconsistent(event, format!("no perpetual market {}", d.perpetual_id))
+    })?;
     let params = market.params();
     let size = params.size(d.fill_amount);
     let price = params.deleveraging_price(d.total_quote_quantums, d.fill_amount)?;
     let quote = quote_amount(d.total_quote_quantums);
     let liquidated_side = OrderSide::from_is_buy(d.is_buy);
     let sides = [
-        (d.liquidated.as_ref().expect("validated"), Liquidity::Taker, FillType::Deleveraged, liquidated_side),
-        (d.offsetting.as_ref().expect("validated"), Liquidity::Maker, FillType::Offsetting, liquidated_side.opposite()),
+        (
+            d.liquidated.as_ref().expect("validated"),
+            Liquidity::Taker,
+            FillType::Deleveraged,
+            liquidated_side,
+        ),
+        (
+            d.offsetting.as_ref().expect("validated"),
+            Liquidity::Maker,
+            FillType::Offsetting,
+            liquidated_side.opposite(),
+        ),
     ];
     for (sub, liquidity, fill_type, side) in sides {
         let subaccount_uuid = ids::subaccount_uuid(&sub.owner, sub.number);
@@ -414,9 +603,22 @@ pub fn deleveraging(w: &mut Working<'_, '_>, event: &DecodedEvent, d: &Deleverag
             entry_price_before: None,
             position_side_before: None,
         };
-        let position_json = update_position(w, event, subaccount_uuid, &market, sub, side, &size, &price, None)?;
+        let position_json = update_position(
+            w,
+            event,
+            subaccount_uuid,
+            &market,
+            sub,
+            side,
+            &size,
+            &price,
+            None,
+        )?;
         let mut contents = Map::new();
-        contents.insert("fills".into(), json!([messages::fill_json(&record, &market.ticker)]));
+        contents.insert(
+            "fills".into(),
+            json!([messages::fill_json(&record, &market.ticker)]),
+        );
         contents.insert("perpetualPositions".into(), json!([position_json]));
         w.subaccount_message(event, sub, contents, None);
         if liquidity == Liquidity::Taker {

@@ -3,7 +3,10 @@
 
 use indexer_domain::quantums::{funding_rate_1h, oracle_price, quote_amount};
 use indexer_domain::{ids, Decimal, PerpetualMarketStatus, PerpetualMarketType};
-use indexer_proto::events::{market_event_v1::Event, AssetCreateEventV1, FundingEventV1, MarketEventV1, UpdateClobPairEventV1};
+use indexer_proto::events::{
+    market_event_v1::Event, AssetCreateEventV1, FundingEventV1, MarketEventV1,
+    UpdateClobPairEventV1,
+};
 use indexer_store::write::{FundingIndexUpdateRow, OraclePriceRow, RowChange};
 use serde_json::{json, Map, Value};
 
@@ -14,12 +17,19 @@ use crate::error::BlockError;
 use crate::messages::{self, Pending};
 use crate::model::{to_numeric, Asset, LiquidityTier, Market, PerpetualMarket};
 
-pub fn market(w: &mut Working<'_, '_>, event: &DecodedEvent, market: &MarketEventV1) -> Result<(), BlockError> {
+pub fn market(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    market: &MarketEventV1,
+) -> Result<(), BlockError> {
     let existing = w.market(market.market_id).cloned();
     match market.event.as_ref().expect("validated") {
         Event::MarketCreate(create) => {
             if existing.is_some() {
-                return Err(BlockError::inconsistent(event, format!("market {} already exists", market.market_id)));
+                return Err(BlockError::inconsistent(
+                    event,
+                    format!("market {} already exists", market.market_id),
+                ));
             }
             let base = create.base.as_ref().expect("validated");
             w.set_market(Market {
@@ -31,14 +41,18 @@ pub fn market(w: &mut Working<'_, '_>, event: &DecodedEvent, market: &MarketEven
             });
         }
         Event::MarketModify(modify) => {
-            let mut row = existing.ok_or_else(|| BlockError::inconsistent(event, format!("no market {}", market.market_id)))?;
+            let mut row = existing.ok_or_else(|| {
+                BlockError::inconsistent(event, format!("no market {}", market.market_id))
+            })?;
             let base = modify.base.as_ref().expect("validated");
             row.pair = base.pair.clone();
             row.min_price_change_ppm = base.min_price_change_ppm;
             w.set_market(row);
         }
         Event::PriceUpdate(update) => {
-            let mut row = existing.ok_or_else(|| BlockError::inconsistent(event, format!("no market {}", market.market_id)))?;
+            let mut row = existing.ok_or_else(|| {
+                BlockError::inconsistent(event, format!("no market {}", market.market_id))
+            })?;
             let price = oracle_price(update.price_with_exponent, row.exponent);
             row.oracle_price = Some(price.clone());
             w.insert_oracle_price(OraclePriceRow {
@@ -61,12 +75,25 @@ pub fn market(w: &mut Working<'_, '_>, event: &DecodedEvent, market: &MarketEven
     Ok(())
 }
 
-pub fn asset(w: &mut Working<'_, '_>, event: &DecodedEvent, asset: &AssetCreateEventV1) -> Result<(), BlockError> {
+pub fn asset(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    asset: &AssetCreateEventV1,
+) -> Result<(), BlockError> {
     if asset.has_market && w.market(asset.market_id).is_none() {
-        return Err(BlockError::inconsistent(event, format!("asset {} refers to missing market {}", asset.id, asset.market_id)));
+        return Err(BlockError::inconsistent(
+            event,
+            format!(
+                "asset {} refers to missing market {}",
+                asset.id, asset.market_id
+            ),
+        ));
     }
     if w.asset(asset.id).is_some() {
-        return Err(BlockError::inconsistent(event, format!("asset {} already exists", asset.id)));
+        return Err(BlockError::inconsistent(
+            event,
+            format!("asset {} already exists", asset.id),
+        ));
     }
     w.set_asset(Asset {
         id: asset.id,
@@ -83,17 +110,32 @@ fn trading_message(w: &mut Working<'_, '_>, ids: &[u32]) {
     for id in ids {
         if let Some(market) = w.perpetual_market_for_message(*id) {
             let tier = w.liquidity_tier(market.liquidity_tier_id).cloned();
-            trading.insert(market.ticker.clone(), messages::market_json(&market, tier.as_ref()));
+            trading.insert(
+                market.ticker.clone(),
+                messages::market_json(&market, tier.as_ref()),
+            );
         }
     }
     if !trading.is_empty() {
-        w.pending.push(Pending::Market(json!({ "trading": Value::Object(trading) })));
+        w.pending.push(Pending::Market(
+            json!({ "trading": Value::Object(trading) }),
+        ));
     }
 }
 
-pub fn perpetual_market(w: &mut Working<'_, '_>, event: &DecodedEvent, create: &PerpetualMarketCreate) -> Result<(), BlockError> {
+pub fn perpetual_market(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    create: &PerpetualMarketCreate,
+) -> Result<(), BlockError> {
     if w.market(create.market_id).is_none() {
-        return Err(BlockError::inconsistent(event, format!("perpetual market {} refers to missing market {}", create.id, create.market_id)));
+        return Err(BlockError::inconsistent(
+            event,
+            format!(
+                "perpetual market {} refers to missing market {}",
+                create.id, create.market_id
+            ),
+        ));
     }
     let market_type = match create.market_type {
         None => PerpetualMarketType::Cross,
@@ -130,10 +172,17 @@ pub fn perpetual_market(w: &mut Working<'_, '_>, event: &DecodedEvent, create: &
     Ok(())
 }
 
-pub fn liquidity_tier(w: &mut Working<'_, '_>, _event: &DecodedEvent, tier: &LiquidityTierUpsert) -> Result<(), BlockError> {
-    let caps = tier
-        .open_interest_caps
-        .map(|(lower, upper)| (quote_amount(lower).to_string(), quote_amount(upper).to_string()));
+pub fn liquidity_tier(
+    w: &mut Working<'_, '_>,
+    _event: &DecodedEvent,
+    tier: &LiquidityTierUpsert,
+) -> Result<(), BlockError> {
+    let caps = tier.open_interest_caps.map(|(lower, upper)| {
+        (
+            quote_amount(lower).to_string(),
+            quote_amount(upper).to_string(),
+        )
+    });
     w.set_liquidity_tier(LiquidityTier {
         id: tier.id,
         name: tier.name.clone(),
@@ -145,17 +194,23 @@ pub fn liquidity_tier(w: &mut Working<'_, '_>, _event: &DecodedEvent, tier: &Liq
     let using: Vec<u32> = w
         .perpetual_market_ids()
         .into_iter()
-        .filter(|id| w.perpetual_market(*id).is_some_and(|m| m.liquidity_tier_id == tier.id))
+        .filter(|id| {
+            w.perpetual_market(*id)
+                .is_some_and(|m| m.liquidity_tier_id == tier.id)
+        })
         .collect();
     trading_message(w, &using);
     Ok(())
 }
 
-pub fn update_perpetual(w: &mut Working<'_, '_>, event: &DecodedEvent, update: &UpdatePerpetual) -> Result<(), BlockError> {
-    let mut market = w
-        .perpetual_market(update.id)
-        .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market {}", update.id)))?;
+pub fn update_perpetual(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    update: &UpdatePerpetual,
+) -> Result<(), BlockError> {
+    let mut market = w.perpetual_market(update.id).cloned().ok_or_else(|| {
+        BlockError::inconsistent(event, format!("no perpetual market {}", update.id))
+    })?;
     market.ticker = update.ticker.clone();
     market.market_id = update.market_id;
     market.atomic_resolution = update.atomic_resolution;
@@ -171,11 +226,20 @@ pub fn update_perpetual(w: &mut Working<'_, '_>, event: &DecodedEvent, update: &
     Ok(())
 }
 
-pub fn update_clob_pair(w: &mut Working<'_, '_>, event: &DecodedEvent, update: &UpdateClobPairEventV1) -> Result<(), BlockError> {
+pub fn update_clob_pair(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    update: &UpdateClobPairEventV1,
+) -> Result<(), BlockError> {
     let mut market = w
         .perpetual_market_by_clob_pair(update.clob_pair_id)
         .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market for clob pair {}", update.clob_pair_id)))?;
+        .ok_or_else(|| {
+            BlockError::inconsistent(
+                event,
+                format!("no perpetual market for clob pair {}", update.clob_pair_id),
+            )
+        })?;
     market.status = PerpetualMarketStatus::from_clob_pair_status(update.status)?;
     market.quantum_conversion_exponent = update.quantum_conversion_exponent;
     market.subticks_per_tick = update.subticks_per_tick;
@@ -186,22 +250,45 @@ pub fn update_clob_pair(w: &mut Working<'_, '_>, event: &DecodedEvent, update: &
     Ok(())
 }
 
-pub fn funding_values(w: &mut Working<'_, '_>, event: &DecodedEvent, funding: &FundingEventV1) -> Result<(), BlockError> {
+pub fn funding_values(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    funding: &FundingEventV1,
+) -> Result<(), BlockError> {
     for update in &funding.updates {
         let Some(market) = w.perpetual_market(update.perpetual_id).cloned() else {
-            w.notice(event, "funding_failure", format!("Received FundingUpdate with unknown perpetualId {}.", update.perpetual_id));
+            w.notice(
+                event,
+                "funding_failure",
+                format!(
+                    "Received FundingUpdate with unknown perpetualId {}.",
+                    update.perpetual_id
+                ),
+            );
             continue;
         };
         let rate = funding_rate_1h(update.funding_value_ppm);
         if funding.r#type == 1 {
-            w.redis.push(RedisEffect::PushNextFundingSample { ticker: market.ticker.clone(), rate });
+            w.redis.push(RedisEffect::PushNextFundingSample {
+                ticker: market.ticker.clone(),
+                rate,
+            });
             continue;
         }
-        let Some(price) = w.market(market.market_id).and_then(|m| m.oracle_price.clone()) else {
-            w.notice(event, "funding_failure", format!("oracle_price not found for marketId {}.", market.market_id));
+        let Some(price) = w
+            .market(market.market_id)
+            .and_then(|m| m.oracle_price.clone())
+        else {
+            w.notice(
+                event,
+                "funding_failure",
+                format!("oracle_price not found for marketId {}.", market.market_id),
+            );
             continue;
         };
-        let index = market.params().funding_index(&big_int(&update.funding_index)?);
+        let index = market
+            .params()
+            .funding_index(&big_int(&update.funding_index)?);
         w.insert_funding_index_update(FundingIndexUpdateRow {
             id: ids::funding_index_update_uuid(w.height, &event.id, market.id),
             perpetual_id: i64::from(market.id),
@@ -212,7 +299,9 @@ pub fn funding_values(w: &mut Working<'_, '_>, event: &DecodedEvent, funding: &F
             effective_at: w.time,
             effective_at_height: i64::from(w.height),
         });
-        w.redis.push(RedisEffect::ClearNextFundingSamples { ticker: market.ticker.clone() });
+        w.redis.push(RedisEffect::ClearNextFundingSamples {
+            ticker: market.ticker.clone(),
+        });
     }
     Ok(())
 }

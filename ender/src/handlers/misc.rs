@@ -13,7 +13,11 @@ use crate::decode::DecodedEvent;
 use crate::error::BlockError;
 use crate::model::to_numeric;
 
-pub fn trading_reward(w: &mut Working<'_, '_>, event: &DecodedEvent, rewards: &TradingRewardsEventV1) -> Result<(), BlockError> {
+pub fn trading_reward(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    rewards: &TradingRewardsEventV1,
+) -> Result<(), BlockError> {
     for reward in &rewards.trading_rewards {
         let amount = reward_amount(&big_int(&reward.denom_amount)?);
         w.credit_wallet(&reward.owner, &amount);
@@ -34,13 +38,20 @@ pub fn trading_reward(w: &mut Working<'_, '_>, event: &DecodedEvent, rewards: &T
                 "createdAt": indexer_domain::time::to_iso(&w.time),
             }),
         );
-        let sub = IndexerSubaccountId { owner: reward.owner.clone(), number: 0 };
+        let sub = IndexerSubaccountId {
+            owner: reward.owner.clone(),
+            number: 0,
+        };
         w.subaccount_message(event, &sub, contents, None);
     }
     Ok(())
 }
 
-pub fn register_affiliate(w: &mut Working<'_, '_>, _event: &DecodedEvent, e: &RegisterAffiliateEventV1) -> Result<(), BlockError> {
+pub fn register_affiliate(
+    w: &mut Working<'_, '_>,
+    _event: &DecodedEvent,
+    e: &RegisterAffiliateEventV1,
+) -> Result<(), BlockError> {
     w.insert_affiliate(AffiliateReferredUserRow {
         referee_address: e.referee.clone(),
         affiliate_address: e.affiliate.clone(),
@@ -49,7 +60,11 @@ pub fn register_affiliate(w: &mut Working<'_, '_>, _event: &DecodedEvent, e: &Re
     Ok(())
 }
 
-pub fn upsert_vault(w: &mut Working<'_, '_>, _event: &DecodedEvent, e: &UpsertVaultEventV1) -> Result<(), BlockError> {
+pub fn upsert_vault(
+    w: &mut Working<'_, '_>,
+    _event: &DecodedEvent,
+    e: &UpsertVaultEventV1,
+) -> Result<(), BlockError> {
     w.upsert_vault(VaultRow {
         address: e.address.clone(),
         clob_pair_id: i64::from(e.clob_pair_id),

@@ -22,7 +22,11 @@ use crate::validate::Skip;
 /// Applies one event.
 pub fn apply(w: &mut Working<'_, '_>, event: &DecodedEvent, skip: Skip) -> Result<(), BlockError> {
     if skip == Skip::Everything {
-        w.notice(event, "skipped_stateful_order", "listed in SKIP_STATEFUL_ORDER_UUIDS");
+        w.notice(
+            event,
+            "skipped_stateful_order",
+            "listed in SKIP_STATEFUL_ORDER_UUIDS",
+        );
         return Ok(());
     }
     match &event.payload {
@@ -37,7 +41,9 @@ pub fn apply(w: &mut Working<'_, '_>, event: &DecodedEvent, skip: Skip) -> Resul
         Payload::UpdatePerpetual(update) => markets::update_perpetual(w, event, update),
         Payload::UpdateClobPair(update) => markets::update_clob_pair(w, event, update),
         Payload::FundingValues(funding) => markets::funding_values(w, event, funding),
-        Payload::StatefulOrder(stateful) => stateful::stateful_order(w, event, stateful, skip == Skip::Database),
+        Payload::StatefulOrder(stateful) => {
+            stateful::stateful_order(w, event, stateful, skip == Skip::Database)
+        }
         Payload::TradingReward(rewards) => misc::trading_reward(w, event, rewards),
         Payload::RegisterAffiliate(affiliate) => misc::register_affiliate(w, event, affiliate),
         Payload::UpsertVault(vault) => misc::upsert_vault(w, event, vault),

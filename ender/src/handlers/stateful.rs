@@ -3,8 +3,8 @@
 use indexer_domain::{ids, order_flags, OrderStatus, TimeInForce};
 use indexer_proto::events::{stateful_order_event_v1::Event as Sof, StatefulOrderEventV1};
 use indexer_proto::off_chain_updates::{
-    off_chain_update_v1::UpdateMessage, order_place_v1::OrderPlacementStatus, order_remove_v1::OrderRemovalStatus,
-    OrderPlaceV1, OrderRemoveV1,
+    off_chain_update_v1::UpdateMessage, order_place_v1::OrderPlacementStatus,
+    order_remove_v1::OrderRemovalStatus, OrderPlaceV1, OrderRemoveV1,
 };
 use indexer_proto::protocol::v1::{IndexerOrder, IndexerOrderId};
 use serde_json::{json, Map};
@@ -24,15 +24,51 @@ pub fn stateful_order(
     skip_database: bool,
 ) -> Result<(), BlockError> {
     match stateful.event.as_ref().expect("validated") {
-        Sof::OrderPlace(p) => place(w, event, p.order.as_ref().expect("validated"), Kind::LongTerm, skip_database),
-        Sof::LongTermOrderPlacement(p) => place(w, event, p.order.as_ref().expect("validated"), Kind::LongTerm, skip_database),
-        Sof::TwapOrderPlacement(p) => place(w, event, p.order.as_ref().expect("validated"), Kind::Twap, skip_database),
-        Sof::ConditionalOrderPlacement(p) => {
-            place(w, event, p.order.as_ref().expect("validated"), Kind::Conditional, skip_database)
-        }
-        Sof::ConditionalOrderTriggered(t) => triggered(w, event, t.triggered_order_id.as_ref().expect("validated"), skip_database),
-        Sof::OrderRemoval(r) => removal(w, event, r.removed_order_id.as_ref().expect("validated"), r.reason, skip_database),
-        Sof::OrderReplacement(_) => Err(BlockError::validation(event, "order_replacement is not supported")),
+        Sof::OrderPlace(p) => place(
+            w,
+            event,
+            p.order.as_ref().expect("validated"),
+            Kind::LongTerm,
+            skip_database,
+        ),
+        Sof::LongTermOrderPlacement(p) => place(
+            w,
+            event,
+            p.order.as_ref().expect("validated"),
+            Kind::LongTerm,
+            skip_database,
+        ),
+        Sof::TwapOrderPlacement(p) => place(
+            w,
+            event,
+            p.order.as_ref().expect("validated"),
+            Kind::Twap,
+            skip_database,
+        ),
+        Sof::ConditionalOrderPlacement(p) => place(
+            w,
+            event,
+            p.order.as_ref().expect("validated"),
+            Kind::Conditional,
+            skip_database,
+        ),
+        Sof::ConditionalOrderTriggered(t) => triggered(
+            w,
+            event,
+            t.triggered_order_id.as_ref().expect("validated"),
+            skip_database,
+        ),
+        Sof::OrderRemoval(r) => removal(
+            w,
+            event,
+            r.removed_order_id.as_ref().expect("validated"),
+            r.reason,
+            skip_database,
+        ),
+        Sof::OrderReplacement(_) => Err(BlockError::validation(
+            event,
+            "order_replacement is not supported",
+        )),
     }
 }
 
@@ -51,7 +87,13 @@ fn headers(w: &Working<'_, '_>, event_type: &str) -> Vec<(String, String)> {
     headers
 }
 
-fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, kind: Kind, skip_database: bool) -> Result<(), BlockError> {
+fn place(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    order: &IndexerOrder,
+    kind: Kind,
+    skip_database: bool,
+) -> Result<(), BlockError> {
     let (id, sub) = order_id(order)?;
     if id.order_flags == order_flags::TWAP_SUBORDER {
         return Ok(());
@@ -59,12 +101,25 @@ fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, ki
     let market = w
         .perpetual_market_by_clob_pair(id.clob_pair_id)
         .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market for clob pair {}", id.clob_pair_id)))?;
+        .ok_or_else(|| {
+            BlockError::inconsistent(
+                event,
+                format!("no perpetual market for clob pair {}", id.clob_pair_id),
+            )
+        })?;
     let params = market.params();
     let subaccount_uuid = ids::subaccount_uuid(&sub.owner, sub.number);
-    let uuid = ids::order_uuid(subaccount_uuid, id.client_id, id.clob_pair_id, id.order_flags);
+    let uuid = ids::order_uuid(
+        subaccount_uuid,
+        id.client_id,
+        id.clob_pair_id,
+        id.order_flags,
+    );
     let (good_til_block, good_til_block_time) = good_til(order)?;
-    let twap = order.twap_parameters.as_ref().filter(|_| kind == Kind::Twap);
+    let twap = order
+        .twap_parameters
+        .as_ref()
+        .filter(|_| kind == Kind::Twap);
     let row = Order {
         id: uuid,
         subaccount_id: subaccount_uuid,
@@ -75,7 +130,11 @@ fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, ki
         total_filled: indexer_domain::Decimal::zero(),
         price: params.price(order.subticks),
         order_type: type_of(order, id.order_flags)?,
-        status: if kind == Kind::Conditional { OrderStatus::Untriggered } else { OrderStatus::Open },
+        status: if kind == Kind::Conditional {
+            OrderStatus::Untriggered
+        } else {
+            OrderStatus::Open
+        },
         time_in_force: TimeInForce::from_proto(order.time_in_force)?,
         reduce_only: order.reduce_only,
         order_flags: id.order_flags,
@@ -84,14 +143,21 @@ fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, ki
         good_til_block_time,
         created_at_height: Some(w.height),
         client_metadata: order.client_metadata,
-        trigger_price: (kind == Kind::Conditional).then(|| params.price(order.conditional_order_trigger_subticks)),
+        trigger_price: (kind == Kind::Conditional)
+            .then(|| params.price(order.conditional_order_trigger_subticks)),
         updated_at: Some(w.time),
         updated_at_height: Some(w.height),
         duration: twap.map(|t| t.duration.to_string()),
         interval: twap.map(|t| t.interval.to_string()),
         price_tolerance: twap.map(|t| t.price_tolerance.to_string()),
-        builder_address: order.builder_code_params.as_ref().map(|b| b.builder_address.clone()),
-        fee_ppm: order.builder_code_params.as_ref().map(|b| b.fee_ppm.to_string()),
+        builder_address: order
+            .builder_code_params
+            .as_ref()
+            .map(|b| b.builder_address.clone()),
+        fee_ppm: order
+            .builder_code_params
+            .as_ref()
+            .map(|b| b.fee_ppm.to_string()),
         order_router_address: Some(order.order_router_address.clone()),
         // createdAt is written on insert only; a re-placement keeps the first one.
         created_at: w.order(&uuid).and_then(|o| o.created_at).or(Some(w.time)),
@@ -101,7 +167,10 @@ fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, ki
     }
     if kind == Kind::Conditional {
         let mut contents = Map::new();
-        contents.insert("orders".into(), json!([messages::order_json(&row, &market.ticker)]));
+        contents.insert(
+            "orders".into(),
+            json!([messages::order_json(&row, &market.ticker)]),
+        );
         w.subaccount_message(event, sub, contents, None);
         return Ok(());
     }
@@ -120,33 +189,54 @@ fn place(w: &mut Working<'_, '_>, event: &DecodedEvent, order: &IndexerOrder, ki
 
 fn stored_order_uuid(id: &IndexerOrderId) -> uuid::Uuid {
     let sub = id.subaccount_id.as_ref().expect("validated");
-    ids::db_order_uuid(ids::subaccount_uuid(&sub.owner, sub.number), id.client_id, id.clob_pair_id, id.order_flags)
+    ids::db_order_uuid(
+        ids::subaccount_uuid(&sub.owner, sub.number),
+        id.client_id,
+        id.clob_pair_id,
+        id.order_flags,
+    )
 }
 
-fn require_subaccount(w: &Working<'_, '_>, event: &DecodedEvent, id: &IndexerOrderId) -> Result<(), BlockError> {
+fn require_subaccount(
+    w: &Working<'_, '_>,
+    event: &DecodedEvent,
+    id: &IndexerOrderId,
+) -> Result<(), BlockError> {
     let sub = id.subaccount_id.as_ref().expect("validated");
     let uuid = ids::subaccount_uuid(&sub.owner, sub.number);
     if !w.subaccount_exists(&uuid) {
-        return Err(BlockError::inconsistent(event, format!("subaccount {}/{} does not exist", sub.owner, sub.number)));
+        return Err(BlockError::inconsistent(
+            event,
+            format!("subaccount {}/{} does not exist", sub.owner, sub.number),
+        ));
     }
     Ok(())
 }
 
-fn triggered(w: &mut Working<'_, '_>, event: &DecodedEvent, id: &IndexerOrderId, skip_database: bool) -> Result<(), BlockError> {
+fn triggered(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    id: &IndexerOrderId,
+    skip_database: bool,
+) -> Result<(), BlockError> {
     let sub = id.subaccount_id.as_ref().expect("validated");
     let uuid = stored_order_uuid(id);
     let market = w
         .perpetual_market_by_clob_pair(id.clob_pair_id)
         .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market for clob pair {}", id.clob_pair_id)))?;
+        .ok_or_else(|| {
+            BlockError::inconsistent(
+                event,
+                format!("no perpetual market for clob pair {}", id.clob_pair_id),
+            )
+        })?;
     let order = if skip_database {
         w.order(&uuid).cloned()
     } else {
         require_subaccount(w, event, id)?;
-        let mut order = w
-            .order(&uuid)
-            .cloned()
-            .ok_or_else(|| BlockError::inconsistent(event, format!("triggered order {uuid} does not exist")))?;
+        let mut order = w.order(&uuid).cloned().ok_or_else(|| {
+            BlockError::inconsistent(event, format!("triggered order {uuid} does not exist"))
+        })?;
         order.status = OrderStatus::Open;
         order.updated_at = Some(w.time);
         order.updated_at_height = Some(w.height);
@@ -154,7 +244,11 @@ fn triggered(w: &mut Working<'_, '_>, event: &DecodedEvent, id: &IndexerOrderId,
         Some(order)
     };
     let Some(order) = order else {
-        w.notice(event, "vault_order_not_stored", format!("triggered vault order {uuid} has no row to rebuild from"));
+        w.notice(
+            event,
+            "vault_order_not_stored",
+            format!("triggered vault order {uuid} has no row to rebuild from"),
+        );
         return Ok(());
     };
     let rebuilt = rebuild_indexer_order(&order, &sub.owner, sub.number, &market.params())?;
@@ -171,16 +265,25 @@ fn triggered(w: &mut Working<'_, '_>, event: &DecodedEvent, id: &IndexerOrderId,
     Ok(())
 }
 
-fn removal(w: &mut Working<'_, '_>, event: &DecodedEvent, id: &IndexerOrderId, reason: i32, skip_database: bool) -> Result<(), BlockError> {
+fn removal(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    id: &IndexerOrderId,
+    reason: i32,
+    skip_database: bool,
+) -> Result<(), BlockError> {
     if !skip_database {
         require_subaccount(w, event, id)?;
         let uuid = stored_order_uuid(id);
-        let mut order = w
-            .order(&uuid)
-            .cloned()
-            .ok_or_else(|| BlockError::inconsistent(event, format!("removed order {uuid} does not exist")))?;
+        let mut order = w.order(&uuid).cloned().ok_or_else(|| {
+            BlockError::inconsistent(event, format!("removed order {uuid} does not exist"))
+        })?;
         // A TWAP suborder removal targets the parent row, which stays open.
-        order.status = if id.order_flags == order_flags::TWAP_SUBORDER { OrderStatus::Open } else { OrderStatus::Canceled };
+        order.status = if id.order_flags == order_flags::TWAP_SUBORDER {
+            OrderStatus::Open
+        } else {
+            OrderStatus::Canceled
+        };
         order.updated_at = Some(w.time);
         order.updated_at_height = Some(w.height);
         w.put_order(order);

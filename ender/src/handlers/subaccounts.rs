@@ -1,7 +1,7 @@
 //! `subaccount_update` and `transfer` (ingest.md §4.7.4–4.7.5).
 
-use indexer_domain::quantums::{asset_amount, settled_funding_delta};
 use indexer_domain::ids::{self, TransferParties};
+use indexer_domain::quantums::{asset_amount, settled_funding_delta};
 use indexer_domain::TransferType;
 use indexer_proto::events::{source_of_funds::Source, SubaccountUpdateEventV1, TransferEventV1};
 use indexer_proto::protocol::v1::IndexerSubaccountId;
@@ -16,20 +16,40 @@ use crate::messages;
 use crate::model::to_numeric;
 use crate::positions::{apply_position_update, EventAt, UpdateOutcome};
 
-pub fn subaccount_update(w: &mut Working<'_, '_>, event: &DecodedEvent, update: &SubaccountUpdateEventV1) -> Result<(), BlockError> {
+pub fn subaccount_update(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    update: &SubaccountUpdateEventV1,
+) -> Result<(), BlockError> {
     let sub = update.subaccount_id.as_ref().expect("validated");
     let subaccount_uuid = w.upsert_subaccount(&sub.owner, sub.number);
-    let at = EventAt { id: event.id, time: w.time, height: w.height };
+    let at = EventAt {
+        id: event.id,
+        time: w.time,
+        height: w.height,
+    };
     let mut positions_json = Vec::new();
     for update in &update.updated_perpetual_positions {
         let market = w
             .perpetual_market(update.perpetual_id)
             .cloned()
-            .ok_or_else(|| BlockError::inconsistent(event, format!("no perpetual market {}", update.perpetual_id)))?;
+            .ok_or_else(|| {
+                BlockError::inconsistent(
+                    event,
+                    format!("no perpetual market {}", update.perpetual_id),
+                )
+            })?;
         let size = market.params().size(big_int(&update.quantums)?);
         let funding = settled_funding_delta(&big_int(&update.funding_payment)?);
         let latest = w.latest_position(subaccount_uuid, market.id).cloned();
-        match apply_position_update(latest.as_ref(), subaccount_uuid, market.id, &size, &funding, at) {
+        match apply_position_update(
+            latest.as_ref(),
+            subaccount_uuid,
+            market.id,
+            &size,
+            &funding,
+            at,
+        ) {
             UpdateOutcome::Rows(rows) => {
                 for row in rows {
                     positions_json.push(w.position_json(event, &row, &sub.owner, sub.number));
@@ -39,21 +59,31 @@ pub fn subaccount_update(w: &mut Working<'_, '_>, event: &DecodedEvent, update: 
             UpdateOutcome::ZeroWithoutOpenPosition => w.notice(
                 event,
                 "inconsistent_event",
-                format!("size-0 update of {} with no open position ignored (quirk Q7)", market.ticker),
+                format!(
+                    "size-0 update of {} with no open position ignored (quirk Q7)",
+                    market.ticker
+                ),
             ),
         }
     }
     let mut assets_json = Vec::new();
     for update in &update.updated_asset_positions {
-        let asset = w
-            .asset(update.asset_id)
-            .cloned()
-            .ok_or_else(|| BlockError::inconsistent(event, format!("no asset {}", update.asset_id)))?;
+        let asset = w.asset(update.asset_id).cloned().ok_or_else(|| {
+            BlockError::inconsistent(event, format!("no asset {}", update.asset_id))
+        })?;
         let signed = asset_amount(big_int(&update.quantums)?, asset.atomic_resolution);
         let id = ids::asset_position_uuid(subaccount_uuid, asset.id);
         let is_long = signed.is_positive();
         let size = signed.abs();
-        assets_json.push(messages::asset_position_json(id, &sub.owner, sub.number, asset.id, &asset.symbol, is_long, &size));
+        assets_json.push(messages::asset_position_json(
+            id,
+            &sub.owner,
+            sub.number,
+            asset.id,
+            &asset.symbol,
+            is_long,
+            &size,
+        ));
         w.upsert_asset_position(AssetPositionRow {
             id,
             asset_id: asset.id.to_string(),
@@ -92,11 +122,14 @@ fn party_json(party: &Party<'_>) -> Value {
     }
 }
 
-pub fn transfer(w: &mut Working<'_, '_>, event: &DecodedEvent, transfer: &TransferEventV1) -> Result<(), BlockError> {
-    let asset = w
-        .asset(transfer.asset_id)
-        .cloned()
-        .ok_or_else(|| BlockError::inconsistent(event, format!("no asset {}", transfer.asset_id)))?;
+pub fn transfer(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    transfer: &TransferEventV1,
+) -> Result<(), BlockError> {
+    let asset = w.asset(transfer.asset_id).cloned().ok_or_else(|| {
+        BlockError::inconsistent(event, format!("no asset {}", transfer.asset_id))
+    })?;
     let sender = party(transfer.sender.as_ref());
     let recipient = party(transfer.recipient.as_ref());
     let mut parties = TransferParties::default();
@@ -111,7 +144,9 @@ pub fn transfer(w: &mut Working<'_, '_>, event: &DecodedEvent, transfer: &Transf
         }
     }
     match &sender {
-        Party::Subaccount(sub) => parties.sender_subaccount = Some(ids::subaccount_uuid(&sub.owner, sub.number)),
+        Party::Subaccount(sub) => {
+            parties.sender_subaccount = Some(ids::subaccount_uuid(&sub.owner, sub.number))
+        }
         Party::Wallet(address) => {
             w.ensure_wallet(address);
             parties.sender_wallet = Some(address);
@@ -150,11 +185,19 @@ pub fn transfer(w: &mut Working<'_, '_>, event: &DecodedEvent, transfer: &Transf
         w.subaccount_message(event, sub, contents, None);
     };
     if let Party::Subaccount(sub) = &sender {
-        let kind = if recipient_is_subaccount { TransferType::TransferOut } else { TransferType::Withdrawal };
+        let kind = if recipient_is_subaccount {
+            TransferType::TransferOut
+        } else {
+            TransferType::Withdrawal
+        };
         message(w, sub, kind);
     }
     if let Party::Subaccount(sub) = &recipient {
-        let kind = if sender_is_subaccount { TransferType::TransferIn } else { TransferType::Deposit };
+        let kind = if sender_is_subaccount {
+            TransferType::TransferIn
+        } else {
+            TransferType::Deposit
+        };
         message(w, sub, kind);
     }
     Ok(())

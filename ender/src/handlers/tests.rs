@@ -9,7 +9,9 @@ use indexer_proto::events as ev;
 use indexer_proto::indexer_manager::indexer_tendermint_event::{BlockEvent, OrderingWithinBlock};
 use indexer_proto::indexer_manager::{IndexerTendermintBlock, IndexerTendermintEvent};
 use indexer_proto::off_chain_updates::{off_chain_update_v1::UpdateMessage, OffChainUpdateV1};
-use indexer_proto::protocol::v1::{indexer_order::GoodTilOneof, IndexerOrder, IndexerOrderId, IndexerSubaccountId, TwapParameters};
+use indexer_proto::protocol::v1::{
+    indexer_order::GoodTilOneof, IndexerOrder, IndexerOrderId, IndexerSubaccountId, TwapParameters,
+};
 use indexer_proto::socks;
 use indexer_store::write::RowChange;
 use prost::Message;
@@ -30,41 +32,70 @@ fn d(s: &str) -> Decimal {
 
 fn caches() -> Caches {
     let mut c = Caches::default();
-    c.markets.insert(0, Market { id: 0, pair: "BTC-USD".into(), exponent: -5, min_price_change_ppm: 50, oracle_price: Some(d("50000")) });
-    c.assets.insert(0, Asset { id: 0, symbol: "USDC".into(), atomic_resolution: -6, has_market: false, market_id: None });
-    c.liquidity_tiers.insert(0, LiquidityTier {
-        id: 0,
-        name: "Large-Cap".into(),
-        initial_margin_ppm: 50_000,
-        maintenance_fraction_ppm: 600_000,
-        open_interest_lower_cap: Some("0".into()),
-        open_interest_upper_cap: Some("0".into()),
-    });
-    c.perpetual_markets.insert(0, PerpetualMarket {
-        id: 0,
-        clob_pair_id: 0,
-        ticker: "BTC-USD".into(),
-        market_id: 0,
-        status: indexer_domain::PerpetualMarketStatus::Active,
-        price_change_24h: d("0"),
-        volume_24h: d("0"),
-        trades_24h: 0,
-        next_funding_rate: d("0"),
-        open_interest: d("0"),
-        quantum_conversion_exponent: -9,
-        atomic_resolution: -10,
-        subticks_per_tick: 100_000,
-        step_base_quantums: 1_000_000,
-        liquidity_tier_id: 0,
-        market_type: indexer_domain::PerpetualMarketType::Cross,
-        base_open_interest: Some(d("0")),
-        default_funding_rate_1h: Some(d("0")),
-    });
+    c.markets.insert(
+        0,
+        Market {
+            id: 0,
+            pair: "BTC-USD".into(),
+            exponent: -5,
+            min_price_change_ppm: 50,
+            oracle_price: Some(d("50000")),
+        },
+    );
+    c.assets.insert(
+        0,
+        Asset {
+            id: 0,
+            symbol: "USDC".into(),
+            atomic_resolution: -6,
+            has_market: false,
+            market_id: None,
+        },
+    );
+    c.liquidity_tiers.insert(
+        0,
+        LiquidityTier {
+            id: 0,
+            name: "Large-Cap".into(),
+            initial_margin_ppm: 50_000,
+            maintenance_fraction_ppm: 600_000,
+            open_interest_lower_cap: Some("0".into()),
+            open_interest_upper_cap: Some("0".into()),
+        },
+    );
+    c.perpetual_markets.insert(
+        0,
+        PerpetualMarket {
+            id: 0,
+            clob_pair_id: 0,
+            ticker: "BTC-USD".into(),
+            market_id: 0,
+            status: indexer_domain::PerpetualMarketStatus::Active,
+            price_change_24h: d("0"),
+            volume_24h: d("0"),
+            trades_24h: 0,
+            next_funding_rate: d("0"),
+            open_interest: d("0"),
+            quantum_conversion_exponent: -9,
+            atomic_resolution: -10,
+            subticks_per_tick: 100_000,
+            step_base_quantums: 1_000_000,
+            liquidity_tier_id: 0,
+            market_type: indexer_domain::PerpetualMarketType::Cross,
+            base_open_interest: Some(d("0")),
+            default_funding_rate_1h: Some(d("0")),
+        },
+    );
     c.clob_pairs.insert(0, 0);
     c
 }
 
-fn tx_event(subtype: &str, index: u32, version: u32, payload: impl Message) -> IndexerTendermintEvent {
+fn tx_event(
+    subtype: &str,
+    index: u32,
+    version: u32,
+    payload: impl Message,
+) -> IndexerTendermintEvent {
     IndexerTendermintEvent {
         subtype: subtype.into(),
         ordering_within_block: Some(OrderingWithinBlock::TransactionIndex(0)),
@@ -84,11 +115,19 @@ fn end_event(subtype: &str, index: u32, payload: impl Message) -> IndexerTenderm
     }
 }
 
-fn run_at(state: &State<'_>, height: u32, time: &str, events: Vec<IndexerTendermintEvent>) -> BlockOutcome {
+fn run_at(
+    state: &State<'_>,
+    height: u32,
+    time: &str,
+    events: Vec<IndexerTendermintEvent>,
+) -> BlockOutcome {
     let time: DateTime<Utc> = time.parse().unwrap();
     let block = IndexerTendermintBlock {
         height,
-        time: Some(prost_types::Timestamp { seconds: time.timestamp(), nanos: time.timestamp_subsec_nanos() as i32 }),
+        time: Some(prost_types::Timestamp {
+            seconds: time.timestamp(),
+            nanos: time.timestamp_subsec_nanos() as i32,
+        }),
         events,
         tx_hashes: vec!["HASH".into()],
     };
@@ -104,7 +143,11 @@ fn run(state: &State<'_>, events: Vec<IndexerTendermintEvent>) -> BlockOutcome {
 
 fn open_position(owner: &str, size: &str) -> Position {
     let sub = ids::subaccount_uuid(owner, 0);
-    let at = EventAt { id: EventId::new(1, 0, 0), time: "2024-01-01T00:00:00Z".parse().unwrap(), height: 1 };
+    let at = EventAt {
+        id: EventId::new(1, 0, 0),
+        time: "2024-01-01T00:00:00Z".parse().unwrap(),
+        height: 1,
+    };
     match apply_position_update(None, sub, 0, &d(size), &d("0"), at) {
         UpdateOutcome::Rows(mut rows) => rows.remove(0),
         other => panic!("{other:?}"),
@@ -112,12 +155,26 @@ fn open_position(owner: &str, size: &str) -> Position {
 }
 
 fn sub(owner: &str) -> IndexerSubaccountId {
-    IndexerSubaccountId { owner: owner.into(), number: 0 }
+    IndexerSubaccountId {
+        owner: owner.into(),
+        number: 0,
+    }
 }
 
-fn stateful_order(owner: &str, client_id: u32, flags: u32, quantums: u64, subticks: u64) -> IndexerOrder {
+fn stateful_order(
+    owner: &str,
+    client_id: u32,
+    flags: u32,
+    quantums: u64,
+    subticks: u64,
+) -> IndexerOrder {
     IndexerOrder {
-        order_id: Some(IndexerOrderId { subaccount_id: Some(sub(owner)), client_id, order_flags: flags, clob_pair_id: 0 }),
+        order_id: Some(IndexerOrderId {
+            subaccount_id: Some(sub(owner)),
+            client_id,
+            order_flags: flags,
+            clob_pair_id: 0,
+        }),
         side: 1,
         quantums,
         subticks,
@@ -136,7 +193,12 @@ fn vulcan_messages(outcome: &BlockOutcome) -> Vec<UpdateMessage> {
         .outbox
         .iter()
         .filter(|m| m.topic == topics::VULCAN)
-        .map(|m| OffChainUpdateV1::decode(m.payload.as_slice()).unwrap().update_message.unwrap())
+        .map(|m| {
+            OffChainUpdateV1::decode(m.payload.as_slice())
+                .unwrap()
+                .update_message
+                .unwrap()
+        })
         .collect()
 }
 
@@ -146,7 +208,14 @@ fn subaccount_contents(outcome: &BlockOutcome) -> Vec<serde_json::Value> {
         .outbox
         .iter()
         .filter(|m| m.topic == topics::SUBACCOUNTS)
-        .map(|m| serde_json::from_str(&socks::SubaccountMessage::decode(m.payload.as_slice()).unwrap().contents).unwrap())
+        .map(|m| {
+            serde_json::from_str(
+                &socks::SubaccountMessage::decode(m.payload.as_slice())
+                    .unwrap()
+                    .contents,
+            )
+            .unwrap()
+        })
         .collect()
 }
 
@@ -158,60 +227,144 @@ fn deleveraging_writes_two_fills_at_the_bankruptcy_price_and_one_trade() {
         let p = open_position(owner, size);
         state.positions.insert((p.subaccount_id, 0), p);
     }
-    let outcome = run(&state, vec![tx_event("deleveraging", 0, 1, ev::DeleveragingEventV1 {
-        liquidated: Some(sub(A)),
-        offsetting: Some(sub(B)),
-        perpetual_id: 0,
-        fill_amount: 300_000_000,
-        total_quote_quantums: 15_000_123_456,
-        is_buy: true,
-        is_final_settlement: false,
-    })]);
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "deleveraging",
+            0,
+            1,
+            ev::DeleveragingEventV1 {
+                liquidated: Some(sub(A)),
+                offsetting: Some(sub(B)),
+                perpetual_id: 0,
+                fill_amount: 300_000_000,
+                total_quote_quantums: 15_000_123_456,
+                is_buy: true,
+                is_final_settlement: false,
+            },
+        )],
+    );
     let fills = &outcome.write.fills;
     assert_eq!(fills.len(), 2);
-    assert_eq!((fills[0].fill_type.as_str(), fills[0].side.as_str(), fills[0].liquidity.as_str()), ("DELEVERAGED", "BUY", "TAKER"));
-    assert_eq!((fills[1].fill_type.as_str(), fills[1].side.as_str(), fills[1].liquidity.as_str()), ("OFFSETTING", "SELL", "MAKER"));
+    assert_eq!(
+        (
+            fills[0].fill_type.as_str(),
+            fills[0].side.as_str(),
+            fills[0].liquidity.as_str()
+        ),
+        ("DELEVERAGED", "BUY", "TAKER")
+    );
+    assert_eq!(
+        (
+            fills[1].fill_type.as_str(),
+            fills[1].side.as_str(),
+            fills[1].liquidity.as_str()
+        ),
+        ("OFFSETTING", "SELL", "MAKER")
+    );
     // 15000.123456 / 0.03 with Postgres division.
     assert_eq!(fills[0].price.to_string(), "500004.1152");
     assert_eq!(fills[0].quote_amount.to_string(), "15000.123456");
     assert_eq!(fills[0].order_id, None);
-    let a = outcome.write.perpetual_positions.iter().find(|p| p.side == "SHORT").unwrap();
-    assert_eq!((a.sum_close.to_string(), a.exit_price.as_ref().unwrap().to_string()), ("0.03".into(), "500004.1152".into()));
-    assert_eq!(a.total_realized_pnl, None, "deleveraging does not realize PnL (quirk Q5)");
-    let trades: Vec<_> = outcome.write.outbox.iter().filter(|m| m.topic == topics::TRADES).collect();
+    let a = outcome
+        .write
+        .perpetual_positions
+        .iter()
+        .find(|p| p.side == "SHORT")
+        .unwrap();
+    assert_eq!(
+        (
+            a.sum_close.to_string(),
+            a.exit_price.as_ref().unwrap().to_string()
+        ),
+        ("0.03".into(), "500004.1152".into())
+    );
+    assert_eq!(
+        a.total_realized_pnl, None,
+        "deleveraging does not realize PnL (quirk Q5)"
+    );
+    let trades: Vec<_> = outcome
+        .write
+        .outbox
+        .iter()
+        .filter(|m| m.topic == topics::TRADES)
+        .collect();
     assert_eq!(trades.len(), 1);
-    assert!(socks::TradeMessage::decode(trades[0].payload.as_slice()).unwrap().contents.contains("\"type\":\"DELEVERAGED\""));
+    assert!(socks::TradeMessage::decode(trades[0].payload.as_slice())
+        .unwrap()
+        .contents
+        .contains("\"type\":\"DELEVERAGED\""));
     assert_eq!(subaccount_contents(&outcome).len(), 2);
 }
 
 #[test]
 fn conditional_order_is_untriggered_until_triggered_then_sent_to_vulcan_rebuilt() {
-    use ev::stateful_order_event_v1::{ConditionalOrderPlacementV1, ConditionalOrderTriggeredV1, Event};
+    use ev::stateful_order_event_v1::{
+        ConditionalOrderPlacementV1, ConditionalOrderTriggeredV1, Event,
+    };
     let caches = caches();
     let mut state = State::new(&caches);
     let mut order = stateful_order(A, 9, order_flags::CONDITIONAL, 2_000_000_000, 4_800_000_000);
     order.condition_type = 1;
     order.conditional_order_trigger_subticks = 4_900_000_000;
-    let placed = run(&state, vec![tx_event("stateful_order", 0, 1, stateful(Event::ConditionalOrderPlacement(
-        ConditionalOrderPlacementV1 { order: Some(order.clone()) },
-    )))]);
+    let placed = run(
+        &state,
+        vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::ConditionalOrderPlacement(
+                ConditionalOrderPlacementV1 {
+                    order: Some(order.clone()),
+                },
+            )),
+        )],
+    );
     let row = &placed.write.orders[0];
-    assert_eq!((row.status.as_str(), row.order_type.as_str()), ("UNTRIGGERED", "STOP_LIMIT"));
+    assert_eq!(
+        (row.status.as_str(), row.order_type.as_str()),
+        ("UNTRIGGERED", "STOP_LIMIT")
+    );
     assert_eq!(row.trigger_price.as_ref().unwrap().to_string(), "49000");
-    assert!(vulcan_messages(&placed).is_empty(), "not on the book before the trigger");
-    assert_eq!(subaccount_contents(&placed)[0]["orders"][0]["status"], "UNTRIGGERED");
+    assert!(
+        vulcan_messages(&placed).is_empty(),
+        "not on the book before the trigger"
+    );
+    assert_eq!(
+        subaccount_contents(&placed)[0]["orders"][0]["status"],
+        "UNTRIGGERED"
+    );
 
     let stored = Order::from_row(row).unwrap();
     state.orders.insert(stored.id, stored);
-    state.existing_subaccounts.insert(ids::subaccount_uuid(A, 0));
-    let triggered = run(&state, vec![tx_event("stateful_order", 0, 1, stateful(Event::ConditionalOrderTriggered(
-        ConditionalOrderTriggeredV1 { triggered_order_id: order.order_id.clone() },
-    )))]);
+    state
+        .existing_subaccounts
+        .insert(ids::subaccount_uuid(A, 0));
+    let triggered = run(
+        &state,
+        vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::ConditionalOrderTriggered(
+                ConditionalOrderTriggeredV1 {
+                    triggered_order_id: order.order_id.clone(),
+                },
+            )),
+        )],
+    );
     assert_eq!(triggered.write.orders[0].status, "OPEN");
     match &vulcan_messages(&triggered)[0] {
         UpdateMessage::OrderPlace(place) => {
             let rebuilt = place.order.as_ref().unwrap();
-            assert_eq!((rebuilt.quantums, rebuilt.subticks, rebuilt.conditional_order_trigger_subticks), (2_000_000_000, 4_800_000_000, 4_900_000_000));
+            assert_eq!(
+                (
+                    rebuilt.quantums,
+                    rebuilt.subticks,
+                    rebuilt.conditional_order_trigger_subticks
+                ),
+                (2_000_000_000, 4_800_000_000, 4_900_000_000)
+            );
             assert_eq!(rebuilt.condition_type, 1);
             assert_eq!(rebuilt.order_id, order.order_id);
         }
@@ -221,25 +374,60 @@ fn conditional_order_is_untriggered_until_triggered_then_sent_to_vulcan_rebuilt(
 
 #[test]
 fn twap_parent_collects_suborder_fills_at_their_average_price() {
-    use ev::stateful_order_event_v1::{Event, LongTermOrderPlacementV1, StatefulOrderRemovalV1, TwapOrderPlacementV1};
+    use ev::stateful_order_event_v1::{
+        Event, LongTermOrderPlacementV1, StatefulOrderRemovalV1, TwapOrderPlacementV1,
+    };
     let caches = caches();
     let mut state = State::new(&caches);
     let mut parent = stateful_order(A, 3, order_flags::TWAP, 3_000_000_000, 5_000_000_000);
-    parent.twap_parameters = Some(TwapParameters { duration: 300, interval: 30, price_tolerance: 1000 });
-    let placed = run(&state, vec![tx_event("stateful_order", 0, 1, stateful(Event::TwapOrderPlacement(
-        TwapOrderPlacementV1 { order: Some(parent.clone()) },
-    )))]);
+    parent.twap_parameters = Some(TwapParameters {
+        duration: 300,
+        interval: 30,
+        price_tolerance: 1000,
+    });
+    let placed = run(
+        &state,
+        vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::TwapOrderPlacement(TwapOrderPlacementV1 {
+                order: Some(parent.clone()),
+            })),
+        )],
+    );
     let row = &placed.write.orders[0];
-    assert_eq!((row.order_type.as_str(), row.duration.as_deref(), row.interval.as_deref(), row.price_tolerance.as_deref()), ("TWAP", Some("300"), Some("30"), Some("1000")));
+    assert_eq!(
+        (
+            row.order_type.as_str(),
+            row.duration.as_deref(),
+            row.interval.as_deref(),
+            row.price_tolerance.as_deref()
+        ),
+        ("TWAP", Some("300"), Some("30"), Some("1000"))
+    );
 
     let parent_row = Order::from_row(row).unwrap();
     state.orders.insert(parent_row.id, parent_row.clone());
-    state.existing_subaccounts.insert(ids::subaccount_uuid(A, 0));
+    state
+        .existing_subaccounts
+        .insert(ids::subaccount_uuid(A, 0));
     let p = open_position(A, "0.1");
     state.positions.insert((p.subaccount_id, 0), p);
-    let suborder = stateful_order(A, 3, order_flags::TWAP_SUBORDER, 1_000_000_000, 5_000_000_000);
+    let suborder = stateful_order(
+        A,
+        3,
+        order_flags::TWAP_SUBORDER,
+        1_000_000_000,
+        5_000_000_000,
+    );
     let maker = |subticks| IndexerOrder {
-        order_id: Some(IndexerOrderId { subaccount_id: Some(sub(B)), client_id: 1, order_flags: 0, clob_pair_id: 0 }),
+        order_id: Some(IndexerOrderId {
+            subaccount_id: Some(sub(B)),
+            client_id: 1,
+            order_flags: 0,
+            clob_pair_id: 0,
+        }),
         side: 2,
         quantums: 1_000_000_000,
         subticks,
@@ -248,27 +436,71 @@ fn twap_parent_collects_suborder_fills_at_their_average_price() {
     };
     let q = open_position(B, "-0.1");
     state.positions.insert((q.subaccount_id, 0), q);
-    let fill = |index, subticks| tx_event("order_fill", index, 1, ev::OrderFillEventV1 {
-        maker_order: Some(maker(subticks)),
-        taker_order: Some(ev::order_fill_event_v1::TakerOrder::Order(suborder.clone())),
-        fill_amount: 1_000_000_000,
-        total_filled_maker: 1_000_000_000,
-        total_filled_taker: 1_000_000_000,
-        ..Default::default()
-    });
-    let outcome = run(&state, vec![
-        tx_event("stateful_order", 0, 1, stateful(Event::LongTermOrderPlacement(LongTermOrderPlacementV1 { order: Some(suborder.clone()) }))),
-        fill(1, 5_000_000_000),
-        fill(2, 5_100_000_000),
-        tx_event("stateful_order", 3, 1, stateful(Event::OrderRemoval(StatefulOrderRemovalV1 { removed_order_id: suborder.order_id.clone(), reason: 1 }))),
-    ]);
-    let parent_after = outcome.write.orders.iter().find(|o| o.id == parent_row.id).unwrap();
+    let fill = |index, subticks| {
+        tx_event(
+            "order_fill",
+            index,
+            1,
+            ev::OrderFillEventV1 {
+                maker_order: Some(maker(subticks)),
+                taker_order: Some(ev::order_fill_event_v1::TakerOrder::Order(suborder.clone())),
+                fill_amount: 1_000_000_000,
+                total_filled_maker: 1_000_000_000,
+                total_filled_taker: 1_000_000_000,
+                ..Default::default()
+            },
+        )
+    };
+    let outcome = run(
+        &state,
+        vec![
+            tx_event(
+                "stateful_order",
+                0,
+                1,
+                stateful(Event::LongTermOrderPlacement(LongTermOrderPlacementV1 {
+                    order: Some(suborder.clone()),
+                })),
+            ),
+            fill(1, 5_000_000_000),
+            fill(2, 5_100_000_000),
+            tx_event(
+                "stateful_order",
+                3,
+                1,
+                stateful(Event::OrderRemoval(StatefulOrderRemovalV1 {
+                    removed_order_id: suborder.order_id.clone(),
+                    reason: 1,
+                })),
+            ),
+        ],
+    );
+    let parent_after = outcome
+        .write
+        .orders
+        .iter()
+        .find(|o| o.id == parent_row.id)
+        .unwrap();
     assert_eq!(parent_after.total_filled.to_string(), "0.2");
     assert_eq!(parent_after.price.to_string(), "50500");
-    assert_eq!(parent_after.status, "OPEN", "a suborder removal leaves the parent open");
-    assert_eq!(outcome.write.orders.len(), 2, "the parent and the maker order; the suborder is never stored");
-    let taker_fills: Vec<_> = outcome.write.fills.iter().filter(|f| f.liquidity == "TAKER").collect();
-    assert!(taker_fills.iter().all(|f| f.fill_type == "TWAP_SUBORDER" && f.order_id == Some(parent_row.id)));
+    assert_eq!(
+        parent_after.status, "OPEN",
+        "a suborder removal leaves the parent open"
+    );
+    assert_eq!(
+        outcome.write.orders.len(),
+        2,
+        "the parent and the maker order; the suborder is never stored"
+    );
+    let taker_fills: Vec<_> = outcome
+        .write
+        .fills
+        .iter()
+        .filter(|f| f.liquidity == "TAKER")
+        .collect();
+    assert!(taker_fills
+        .iter()
+        .all(|f| f.fill_type == "TWAP_SUBORDER" && f.order_id == Some(parent_row.id)));
 }
 
 #[test]
@@ -276,81 +508,247 @@ fn perpetual_market_versions_and_updates_set_their_columns_and_announce_the_mark
     let caches = caches();
     let state = State::new(&caches);
     let create_v1 = ev::PerpetualMarketCreateEventV1 {
-        id: 1, clob_pair_id: 1, ticker: "ETH-USD".into(), market_id: 0, status: 5, quantum_conversion_exponent: -9,
-        atomic_resolution: -9, subticks_per_tick: 100_000, step_base_quantums: 1_000_000, liquidity_tier: 0,
+        id: 1,
+        clob_pair_id: 1,
+        ticker: "ETH-USD".into(),
+        market_id: 0,
+        status: 5,
+        quantum_conversion_exponent: -9,
+        atomic_resolution: -9,
+        subticks_per_tick: 100_000,
+        step_base_quantums: 1_000_000,
+        liquidity_tier: 0,
     };
     let create_v2 = ev::PerpetualMarketCreateEventV2 {
-        id: 2, clob_pair_id: 2, ticker: "SOL-USD".into(), market_id: 0, status: 1, quantum_conversion_exponent: -9,
-        atomic_resolution: -7, subticks_per_tick: 1_000, step_base_quantums: 1_000_000, liquidity_tier: 0, market_type: 2,
+        id: 2,
+        clob_pair_id: 2,
+        ticker: "SOL-USD".into(),
+        market_id: 0,
+        status: 1,
+        quantum_conversion_exponent: -9,
+        atomic_resolution: -7,
+        subticks_per_tick: 1_000,
+        step_base_quantums: 1_000_000,
+        liquidity_tier: 0,
+        market_type: 2,
     };
-    let outcome = run(&state, vec![
-        tx_event("perpetual_market", 0, 1, create_v1),
-        tx_event("perpetual_market", 1, 2, create_v2),
-        tx_event("update_perpetual", 2, 1, ev::UpdatePerpetualEventV1 { id: 0, ticker: "BTC-USD".into(), market_id: 0, atomic_resolution: -10, liquidity_tier: 0 }),
-        tx_event("update_perpetual", 3, 3, ev::UpdatePerpetualEventV3 {
-            id: 1, ticker: "ETH2-USD".into(), market_id: 0, atomic_resolution: -9, liquidity_tier: 0, market_type: 2, default_funding8hr_ppm: 80,
-        }),
-        tx_event("update_clob_pair", 4, 1, ev::UpdateClobPairEventV1 { clob_pair_id: 0, status: 6, quantum_conversion_exponent: -8, subticks_per_tick: 10, step_base_quantums: 5 }),
-    ]);
-    let rows: HashMap<i64, (RowChange, indexer_store::write::PerpetualMarketRow)> =
-        outcome.write.perpetual_markets.iter().map(|(c, r)| (r.id, (*c, r.clone()))).collect();
+    let outcome = run(
+        &state,
+        vec![
+            tx_event("perpetual_market", 0, 1, create_v1),
+            tx_event("perpetual_market", 1, 2, create_v2),
+            tx_event(
+                "update_perpetual",
+                2,
+                1,
+                ev::UpdatePerpetualEventV1 {
+                    id: 0,
+                    ticker: "BTC-USD".into(),
+                    market_id: 0,
+                    atomic_resolution: -10,
+                    liquidity_tier: 0,
+                },
+            ),
+            tx_event(
+                "update_perpetual",
+                3,
+                3,
+                ev::UpdatePerpetualEventV3 {
+                    id: 1,
+                    ticker: "ETH2-USD".into(),
+                    market_id: 0,
+                    atomic_resolution: -9,
+                    liquidity_tier: 0,
+                    market_type: 2,
+                    default_funding8hr_ppm: 80,
+                },
+            ),
+            tx_event(
+                "update_clob_pair",
+                4,
+                1,
+                ev::UpdateClobPairEventV1 {
+                    clob_pair_id: 0,
+                    status: 6,
+                    quantum_conversion_exponent: -8,
+                    subticks_per_tick: 10,
+                    step_base_quantums: 5,
+                },
+            ),
+        ],
+    );
+    let rows: HashMap<i64, (RowChange, indexer_store::write::PerpetualMarketRow)> = outcome
+        .write
+        .perpetual_markets
+        .iter()
+        .map(|(c, r)| (r.id, (*c, r.clone())))
+        .collect();
     let eth = &rows[&1];
-    assert_eq!(eth.0, RowChange::Insert, "created and updated in one block: still an insert");
-    assert_eq!((eth.1.ticker.as_str(), eth.1.market_type.as_str(), eth.1.status.as_str()), ("ETH2-USD", "ISOLATED", "INITIALIZING"));
-    assert_eq!(eth.1.default_funding_rate_1h.as_ref().unwrap().to_string(), "0.00001");
+    assert_eq!(
+        eth.0,
+        RowChange::Insert,
+        "created and updated in one block: still an insert"
+    );
+    assert_eq!(
+        (
+            eth.1.ticker.as_str(),
+            eth.1.market_type.as_str(),
+            eth.1.status.as_str()
+        ),
+        ("ETH2-USD", "ISOLATED", "INITIALIZING")
+    );
+    assert_eq!(
+        eth.1.default_funding_rate_1h.as_ref().unwrap().to_string(),
+        "0.00001"
+    );
     let sol = &rows[&2].1;
-    assert_eq!((sol.market_type.as_str(), sol.default_funding_rate_1h.as_ref().map(|v| v.to_string())), ("ISOLATED", Some("0".into())));
+    assert_eq!(
+        (
+            sol.market_type.as_str(),
+            sol.default_funding_rate_1h.as_ref().map(|v| v.to_string())
+        ),
+        ("ISOLATED", Some("0".into()))
+    );
     let btc = &rows[&0];
     assert_eq!(btc.0, RowChange::Update);
-    assert_eq!((btc.1.status.as_str(), btc.1.quantum_conversion_exponent, btc.1.subticks_per_tick, btc.1.step_base_quantums), ("FINAL_SETTLEMENT", -8, 10, 5));
+    assert_eq!(
+        (
+            btc.1.status.as_str(),
+            btc.1.quantum_conversion_exponent,
+            btc.1.subticks_per_tick,
+            btc.1.step_base_quantums
+        ),
+        ("FINAL_SETTLEMENT", -8, 10, 5)
+    );
     assert_eq!(outcome.cache_delta.perpetual_markets[&1].ticker, "ETH2-USD");
-    let markets: Vec<String> = outcome.write.outbox.iter().filter(|m| m.topic == topics::MARKETS)
-        .map(|m| socks::MarketMessage::decode(m.payload.as_slice()).unwrap().contents).collect();
-    assert_eq!(markets.len(), 5, "one markets message per create/update event");
+    let markets: Vec<String> = outcome
+        .write
+        .outbox
+        .iter()
+        .filter(|m| m.topic == topics::MARKETS)
+        .map(|m| {
+            socks::MarketMessage::decode(m.payload.as_slice())
+                .unwrap()
+                .contents
+        })
+        .collect();
+    assert_eq!(
+        markets.len(),
+        5,
+        "one markets message per create/update event"
+    );
     assert!(markets[4].contains("\"status\":\"FINAL_SETTLEMENT\""));
 
-    let v1_only = run(&state, vec![tx_event("perpetual_market", 0, 1, ev::PerpetualMarketCreateEventV1 {
-        id: 7, clob_pair_id: 7, ticker: "X-USD".into(), market_id: 0, status: 1, quantum_conversion_exponent: -9,
-        atomic_resolution: -9, subticks_per_tick: 1, step_base_quantums: 1, liquidity_tier: 0,
-    })]);
+    let v1_only = run(
+        &state,
+        vec![tx_event(
+            "perpetual_market",
+            0,
+            1,
+            ev::PerpetualMarketCreateEventV1 {
+                id: 7,
+                clob_pair_id: 7,
+                ticker: "X-USD".into(),
+                market_id: 0,
+                status: 1,
+                quantum_conversion_exponent: -9,
+                atomic_resolution: -9,
+                subticks_per_tick: 1,
+                step_base_quantums: 1,
+                liquidity_tier: 0,
+            },
+        )],
+    );
     let x = &v1_only.write.perpetual_markets[0].1;
-    assert_eq!((x.market_type.as_str(), x.default_funding_rate_1h.clone()), ("CROSS", None), "quirk Q14");
+    assert_eq!(
+        (x.market_type.as_str(), x.default_funding_rate_1h.clone()),
+        ("CROSS", None),
+        "quirk Q14"
+    );
 }
 
 #[test]
 fn liquidity_tier_v1_has_no_caps_and_announces_every_market_using_it() {
     let caches = caches();
     let state = State::new(&caches);
-    let outcome = run(&state, vec![tx_event("liquidity_tier", 0, 1, ev::LiquidityTierUpsertEventV1 {
-        id: 0, name: "Large-Cap".into(), initial_margin_ppm: 20_000, maintenance_fraction_ppm: 500_000, base_position_notional: 0,
-    })]);
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "liquidity_tier",
+            0,
+            1,
+            ev::LiquidityTierUpsertEventV1 {
+                id: 0,
+                name: "Large-Cap".into(),
+                initial_margin_ppm: 20_000,
+                maintenance_fraction_ppm: 500_000,
+                base_position_notional: 0,
+            },
+        )],
+    );
     let tier = &outcome.write.liquidity_tiers[0];
-    assert_eq!((tier.open_interest_lower_cap.clone(), tier.initial_margin_ppm), (None, 20_000));
-    let message = socks::MarketMessage::decode(outcome.write.outbox[1].payload.as_slice()).unwrap().contents;
+    assert_eq!(
+        (
+            tier.open_interest_lower_cap.clone(),
+            tier.initial_margin_ppm
+        ),
+        (None, 20_000)
+    );
+    let message = socks::MarketMessage::decode(outcome.write.outbox[1].payload.as_slice())
+        .unwrap()
+        .contents;
     let json: serde_json::Value = serde_json::from_str(&message).unwrap();
     assert_eq!(json["trading"]["BTC-USD"]["initialMarginFraction"], "0.02");
-    assert_eq!(json["trading"]["BTC-USD"]["maintenanceMarginFraction"], "0.01");
+    assert_eq!(
+        json["trading"]["BTC-USD"]["maintenanceMarginFraction"],
+        "0.01"
+    );
 }
 
 #[test]
 fn withdrawal_creates_the_wallet_and_tells_the_sender() {
     let caches = caches();
     let state = State::new(&caches);
-    let outcome = run(&state, vec![tx_event("transfer", 0, 1, ev::TransferEventV1 {
-        asset_id: 0,
-        amount: 2_500_000,
-        sender: Some(ev::SourceOfFunds { source: Some(ev::source_of_funds::Source::SubaccountId(sub(A))) }),
-        recipient: Some(ev::SourceOfFunds { source: Some(ev::source_of_funds::Source::Address(B.into())) }),
-        ..Default::default()
-    })]);
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "transfer",
+            0,
+            1,
+            ev::TransferEventV1 {
+                asset_id: 0,
+                amount: 2_500_000,
+                sender: Some(ev::SourceOfFunds {
+                    source: Some(ev::source_of_funds::Source::SubaccountId(sub(A))),
+                }),
+                recipient: Some(ev::SourceOfFunds {
+                    source: Some(ev::source_of_funds::Source::Address(B.into())),
+                }),
+                ..Default::default()
+            },
+        )],
+    );
     let t = &outcome.write.transfers[0];
-    assert_eq!((t.sender_subaccount_id, t.recipient_wallet_address.as_deref(), t.size.to_string()), (Some(ids::subaccount_uuid(A, 0)), Some(B), "2.5".into()));
+    assert_eq!(
+        (
+            t.sender_subaccount_id,
+            t.recipient_wallet_address.as_deref(),
+            t.size.to_string()
+        ),
+        (Some(ids::subaccount_uuid(A, 0)), Some(B), "2.5".into())
+    );
     assert_eq!(outcome.write.wallets.len(), 1);
-    assert!(outcome.write.subaccounts.is_empty(), "a sender subaccount is not upserted");
+    assert!(
+        outcome.write.subaccounts.is_empty(),
+        "a sender subaccount is not upserted"
+    );
     let contents = subaccount_contents(&outcome);
     assert_eq!(contents.len(), 1);
     assert_eq!(contents[0]["transfers"]["type"], "WITHDRAWAL");
-    assert_eq!(contents[0]["transfers"]["recipient"], serde_json::json!({ "address": B }));
+    assert_eq!(
+        contents[0]["transfers"]["recipient"],
+        serde_json::json!({ "address": B })
+    );
 }
 
 #[test]
@@ -359,16 +757,44 @@ fn vault_orders_reach_vulcan_without_an_orders_row_and_ignored_events_only_get_a
     let caches = caches();
     let state = State::new(&caches);
     let vault = indexer_domain::vault::clob_vault_address(0);
-    let order = stateful_order(&vault, 1, order_flags::LONG_TERM, 1_000_000_000, 5_000_000_000);
-    let outcome = run(&state, vec![
-        tx_event("stateful_order", 0, 1, stateful(Event::LongTermOrderPlacement(LongTermOrderPlacementV1 { order: Some(order) }))),
-        tx_event("open_interest_update", 1, 1, ev::OpenInterestUpdateEventV1::default()),
-        end_event("order_fill", 0, ev::OrderFillEventV1::default()),
-    ]);
+    let order = stateful_order(
+        &vault,
+        1,
+        order_flags::LONG_TERM,
+        1_000_000_000,
+        5_000_000_000,
+    );
+    let outcome = run(
+        &state,
+        vec![
+            tx_event(
+                "stateful_order",
+                0,
+                1,
+                stateful(Event::LongTermOrderPlacement(LongTermOrderPlacementV1 {
+                    order: Some(order),
+                })),
+            ),
+            tx_event(
+                "open_interest_update",
+                1,
+                1,
+                ev::OpenInterestUpdateEventV1::default(),
+            ),
+            end_event("order_fill", 0, ev::OrderFillEventV1::default()),
+        ],
+    );
     assert!(outcome.write.orders.is_empty());
     assert_eq!(vulcan_messages(&outcome).len(), 1);
     assert_eq!(outcome.write.tendermint_events.len(), 3);
-    assert_eq!(outcome.notices.iter().filter(|n| n.kind == "ignored_event").count(), 2);
+    assert_eq!(
+        outcome
+            .notices
+            .iter()
+            .filter(|n| n.kind == "ignored_event")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -382,41 +808,117 @@ fn candles_start_from_trades_then_roll_over_to_an_empty_candle_at_the_next_perio
         state.positions.insert((p.subaccount_id, 0), p);
     }
     let order = |owner: &str, side, subticks| IndexerOrder {
-        order_id: Some(IndexerOrderId { subaccount_id: Some(sub(owner)), client_id: 1, order_flags: 0, clob_pair_id: 0 }),
+        order_id: Some(IndexerOrderId {
+            subaccount_id: Some(sub(owner)),
+            client_id: 1,
+            order_flags: 0,
+            clob_pair_id: 0,
+        }),
         side,
         quantums: 1_000_000_000,
         subticks,
         good_til_oneof: Some(GoodTilOneof::GoodTilBlock(20)),
         ..Default::default()
     };
-    let fill = |index, subticks| tx_event("order_fill", index, 1, ev::OrderFillEventV1 {
-        maker_order: Some(order(B, 2, subticks)),
-        taker_order: Some(ev::order_fill_event_v1::TakerOrder::Order(order(A, 1, 6_000_000_000))),
-        fill_amount: 1_000_000_000,
-        total_filled_maker: 1_000_000_000,
-        total_filled_taker: 1_000_000_000,
-        ..Default::default()
-    });
-    let first = run_at(&state, 5, "2024-01-01T00:00:30Z", vec![fill(0, 5_000_000_000), fill(1, 5_100_000_000)]);
+    let fill = |index, subticks| {
+        tx_event(
+            "order_fill",
+            index,
+            1,
+            ev::OrderFillEventV1 {
+                maker_order: Some(order(B, 2, subticks)),
+                taker_order: Some(ev::order_fill_event_v1::TakerOrder::Order(order(
+                    A,
+                    1,
+                    6_000_000_000,
+                ))),
+                fill_amount: 1_000_000_000,
+                total_filled_maker: 1_000_000_000,
+                total_filled_taker: 1_000_000_000,
+                ..Default::default()
+            },
+        )
+    };
+    let first = run_at(
+        &state,
+        5,
+        "2024-01-01T00:00:30Z",
+        vec![fill(0, 5_000_000_000), fill(1, 5_100_000_000)],
+    );
     assert_eq!(first.write.candles.len(), CandleResolution::ALL.len());
-    let minute = first.write.candles.iter().find(|c| c.resolution == "1MIN").unwrap();
+    let minute = first
+        .write
+        .candles
+        .iter()
+        .find(|c| c.resolution == "1MIN")
+        .unwrap();
     assert_eq!(
-        [&minute.open, &minute.high, &minute.low, &minute.close, &minute.base_token_volume, &minute.usd_volume].map(|v| v.to_string()),
+        [
+            &minute.open,
+            &minute.high,
+            &minute.low,
+            &minute.close,
+            &minute.base_token_volume,
+            &minute.usd_volume
+        ]
+        .map(|v| v.to_string()),
         ["50000", "51000", "50000", "51000", "0.2", "10100"]
     );
-    assert_eq!((minute.trades, minute.starting_open_interest.to_string()), (2, "1.5".into()));
-    assert_eq!(minute.orderbook_mid_price_open.as_ref().unwrap().to_string(), "50001");
-    assert_eq!(minute.id, ids::candle_uuid(&"2024-01-01T00:00:00Z".parse().unwrap(), "BTC-USD", CandleResolution::OneMinute));
+    assert_eq!(
+        (minute.trades, minute.starting_open_interest.to_string()),
+        (2, "1.5".into())
+    );
+    assert_eq!(
+        minute
+            .orderbook_mid_price_open
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "50001"
+    );
+    assert_eq!(
+        minute.id,
+        ids::candle_uuid(
+            &"2024-01-01T00:00:00Z".parse().unwrap(),
+            "BTC-USD",
+            CandleResolution::OneMinute
+        )
+    );
 
     let mut next_caches = caches.clone();
     next_caches.apply(first.cache_delta.clone());
     let mut later = State::new(&next_caches);
     later.open_interest = Some(HashMap::new());
     let second = run_at(&later, 6, "2024-01-01T00:01:05Z", vec![]);
-    let minutes: Vec<_> = second.write.candles.iter().filter(|c| c.resolution == "1MIN").collect();
+    let minutes: Vec<_> = second
+        .write
+        .candles
+        .iter()
+        .filter(|c| c.resolution == "1MIN")
+        .collect();
     assert_eq!(minutes.len(), 2, "the closed candle and the new empty one");
     let empty = minutes[1];
-    assert_eq!((empty.trades, empty.open.to_string(), empty.close.to_string(), empty.usd_volume.to_string()), (0, "51000".into(), "51000".into(), "0".into()));
-    assert_eq!(second.write.candles.len(), 2, "only the 1MIN series changed period");
-    assert_eq!(second.write.outbox.iter().filter(|m| m.topic == topics::CANDLES).count(), 2);
+    assert_eq!(
+        (
+            empty.trades,
+            empty.open.to_string(),
+            empty.close.to_string(),
+            empty.usd_volume.to_string()
+        ),
+        (0, "51000".into(), "51000".into(), "0".into())
+    );
+    assert_eq!(
+        second.write.candles.len(),
+        2,
+        "only the 1MIN series changed period"
+    );
+    assert_eq!(
+        second
+            .write
+            .outbox
+            .iter()
+            .filter(|m| m.topic == topics::CANDLES)
+            .count(),
+        2
+    );
 }
