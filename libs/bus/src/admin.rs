@@ -16,7 +16,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::client::{base_config, blocking};
+use crate::client::{base_config, blocking, MAX_MESSAGE_BYTES};
 use crate::topics::{desired_topics, TopicLayout, TopicNames, TopicSpec};
 use crate::BusError;
 
@@ -495,9 +495,14 @@ impl BusAdmin {
             return Ok(());
         }
         let replication = self.settings.replication_factor;
+        // Kafka's default topic limit is about 1 MB; blocks on to-ender reach 4 MiB.
+        let max_message_bytes = MAX_MESSAGE_BYTES.to_string();
         let new_topics: Vec<NewTopic> = specs
             .iter()
-            .map(|s| NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(replication)))
+            .map(|s| {
+                NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(replication))
+                    .set("max.message.bytes", &max_message_bytes)
+            })
             .collect();
         let results = self
             .admin

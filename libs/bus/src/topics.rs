@@ -151,6 +151,50 @@ impl TopicLayout {
     }
 }
 
+impl std::str::FromStr for TopicLayout {
+    type Err = String;
+
+    /// `production`, a single count for every topic (`1`), or comma-separated overrides where
+    /// `*` sets the rest: `to-vulcan=8,*=1`. For bazooka flags and local setups.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("production") {
+            return Ok(Self::production());
+        }
+        if let Ok(n) = text.parse::<i32>() {
+            return positive(n, text).map(Self::uniform);
+        }
+        let mut layout = Self::production();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, count) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected topic=partitions, got {part:?}"))?;
+            let count = count
+                .trim()
+                .parse::<i32>()
+                .map_err(|e| format!("bad partition count in {part:?}: {e}"))
+                .and_then(|n| positive(n, part))?;
+            match name.trim() {
+                "*" => layout.uniform = Some(count),
+                topic => {
+                    let topic = Topic::from_base_name(topic)
+                        .ok_or_else(|| format!("unknown topic {topic:?}"))?;
+                    layout.overrides.insert(topic, count);
+                }
+            }
+        }
+        Ok(layout)
+    }
+}
+
+fn positive(n: i32, text: &str) -> Result<i32, String> {
+    if n > 0 {
+        Ok(n)
+    } else {
+        Err(format!("partition counts must be positive, got {text:?}"))
+    }
+}
+
 /// One topic the broker should have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -233,6 +277,23 @@ mod tests {
         let prod = TopicLayout::production().with(Topic::ToEnder, 2);
         assert_eq!(prod.partitions(Topic::ToEnder), 2);
         assert_eq!(prod.partitions(Topic::ToVulcan), 210);
+    }
+
+    #[test]
+    fn layouts_parse_from_text() {
+        assert_eq!(
+            "production".parse::<TopicLayout>().unwrap(),
+            TopicLayout::production()
+        );
+        assert_eq!("1".parse::<TopicLayout>().unwrap(), TopicLayout::uniform(1));
+        let mixed: TopicLayout = "to-vulcan=8, *=1".parse().unwrap();
+        assert_eq!(mixed.partitions(Topic::ToVulcan), 8);
+        assert_eq!(mixed.partitions(Topic::ToWebsocketsSubaccounts), 1);
+        let partial: TopicLayout = "to-ender=2".parse().unwrap();
+        assert_eq!(partial.partitions(Topic::ToVulcan), 210);
+        assert!("to-nowhere=1".parse::<TopicLayout>().is_err());
+        assert!("0".parse::<TopicLayout>().is_err());
+        assert!("to-vulcan".parse::<TopicLayout>().is_err());
     }
 
     #[test]

@@ -237,6 +237,38 @@ async fn send_all_keeps_order_within_each_partition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_of_almost_4_mib_round_trips() {
+    let topics = TestTopics::new().await;
+    let producer = BusProducer::new(&topics.settings).unwrap();
+    // Incompressible bytes, so lz4 cannot shrink it below the limit.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut block = b"ok:".to_vec();
+    block.extend((0..4 * 1024 * 1024 - 64 * 1024).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        b'a' + (state % 26) as u8
+    }));
+    producer
+        .send(Topic::ToEnder, None, &block, &MessageHeaders::new())
+        .await
+        .unwrap();
+    let options = ConsumerOptions::new(fresh_group(), [Topic::ToEnder]);
+    let consumer = BusConsumer::assign(
+        &topics.settings,
+        &options,
+        StartAt::Beginning,
+        text_decoder(),
+    )
+    .await
+    .unwrap();
+    let received = patiently("the big block", consumer.next()).await.unwrap();
+    assert_eq!(received.value.as_bytes(), &block[3..]);
+    drop((consumer, producer));
+    topics.cleanup().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_message_is_dead_lettered_and_skipped() {
     let topics = TestTopics::new().await;
     let producer = BusProducer::new(&topics.settings).unwrap();
