@@ -27,8 +27,10 @@ use crate::model::{Asset, Fill, LiquidityTier, Market, Order, PerpetualMarket, P
 use crate::state::{CacheDelta, CanceledStatus, State};
 use crate::validate;
 
-/// A Redis side effect, applied after commit (ingest.md §7.1).
-#[derive(Debug, Clone, PartialEq)]
+/// A Redis side effect (ingest.md §7.1). Written to the outbox in the block's transaction and
+/// applied by the relay exactly once (see `redis_io`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RedisEffect {
     /// `v4/state_filled_quantums/<order>` = quantums, TTL 300 s.
     StateFilledQuantums { order_id: Uuid, quantums: u64 },
@@ -502,6 +504,14 @@ impl<'s, 'c> Working<'s, 'c> {
         write.vaults = self.vaults.into_values().collect();
         write.candles = self.new_candles.iter().map(|c| c.to_row()).collect();
         write.outbox = messages::assemble(self.height, &self.time, self.pending);
+        if !self.state.settings.send_websocket_messages {
+            write
+                .outbox
+                .retain(|m| !m.topic.starts_with("to-websockets-"));
+        }
+        write
+            .outbox
+            .extend(self.redis.iter().map(crate::redis_io::outbox_message));
         let cache_delta = CacheDelta {
             markets: self.markets,
             assets: self.assets,

@@ -14,6 +14,8 @@ pub mod model;
 pub mod orders;
 pub mod pipeline;
 pub mod positions;
+pub mod redis_io;
+pub mod relay;
 pub mod state;
 pub mod validate;
 

@@ -103,10 +103,22 @@ pub enum CanceledStatus {
 }
 
 /// Settings that change how events are processed.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSettings {
     /// Order UUIDs whose stateful-order events are skipped entirely (`SKIP_STATEFUL_ORDER_UUIDS`).
     pub skip_stateful_order_uuids: HashSet<Uuid>,
+    /// `SEND_WEBSOCKET_MESSAGES` (default true): when false no `to-websockets-*` message is
+    /// written to the outbox (vulcan messages and Redis effects still are).
+    pub send_websocket_messages: bool,
+}
+
+impl Default for ProcessSettings {
+    fn default() -> Self {
+        ProcessSettings {
+            skip_stateful_order_uuids: HashSet::new(),
+            send_websocket_messages: true,
+        }
+    }
 }
 
 /// Everything `process_block` reads.

@@ -6,9 +6,11 @@
 //! trip per row, in foreign-key order, then advances `ender_progress` and appends the block's
 //! outbox messages with their channel sequence numbers. Tables with no rows cost nothing.
 
+mod outbox;
 mod rows;
 mod statements;
 
+pub use outbox::{delete_outbox_through, outbox_backlog, pending_outbox, OutboxRow};
 pub use rows::*;
 
 use sqlx::PgConnection;
