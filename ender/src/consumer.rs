@@ -11,13 +11,19 @@
 //! | does not decode / fails validation | `Stop::BadBlock` | dead-letter, do not commit; stop |
 //! | database or Redis failure | `Stop::Retry` | do not commit; retry the same message |
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use indexer_cache::Cache;
+use indexer_domain::Decimal;
 use indexer_proto::indexer_manager::IndexerTendermintBlock;
 use prost::Message;
 use sqlx::PgPool;
 
 use crate::decode::decode_block;
 use crate::error::BlockError;
-use crate::pipeline::{apply_block, load_caches, BlockInputs, Committed};
+use crate::pipeline::{apply_block, load_caches, prefetch_keys, BlockInputs, Committed};
+use crate::redis_io::canceled_statuses;
 use crate::state::{Caches, ProcessSettings};
 
 /// Operator settings of the consumer.
@@ -89,7 +95,12 @@ pub struct Ender {
     last_processed: Option<i64>,
     gate: GateSettings,
     settings: ProcessSettings,
+    redis: Option<Cache>,
+    mid_prices: SharedMidPrices,
 }
+
+/// Median order-book mid prices per ticker, refreshed in the background (ingest.md §4.1 step 4).
+pub type SharedMidPrices = Arc<RwLock<HashMap<String, Decimal>>>;
 
 impl Ender {
     /// Loads the caches and the processed height.
@@ -106,7 +117,25 @@ impl Ender {
             last_processed,
             gate,
             settings,
+            redis: None,
+            mid_prices: SharedMidPrices::default(),
         })
+    }
+
+    /// Reads canceled statuses of filled orders from Redis and uses the shared mid prices.
+    pub fn with_redis(mut self, redis: Cache, mid_prices: SharedMidPrices) -> Self {
+        self.redis = Some(redis);
+        self.mid_prices = mid_prices;
+        self
+    }
+
+    /// Tickers of every known perpetual market (for the mid-price refresh).
+    pub fn tickers(&self) -> Vec<String> {
+        self.caches
+            .perpetual_markets
+            .values()
+            .map(|m| m.ticker.clone())
+            .collect()
     }
 
     pub fn last_processed(&self) -> Option<i64> {
@@ -143,10 +172,22 @@ impl Ender {
             height: Some(height),
             reason: e.to_string(),
         })?;
-        let inputs = BlockInputs {
+        let mut inputs = BlockInputs {
             settings: self.settings.clone(),
             ..inputs
         };
+        if let Some(redis) = &self.redis {
+            let keys = prefetch_keys(&block, &self.caches);
+            inputs.canceled = canceled_statuses(redis, &keys.fill_orders)
+                .await
+                .map_err(|e| Stop::Retry {
+                    height,
+                    source: e.into(),
+                })?;
+        }
+        if inputs.mid_prices.is_empty() {
+            inputs.mid_prices = self.mid_prices.read().expect("mid price lock").clone();
+        }
         match apply_block(&self.pool, &self.caches, &block, inputs).await {
             Ok(committed) => {
                 self.caches.apply(committed.outcome.cache_delta.clone());

@@ -32,13 +32,19 @@ pub enum BlockError {
     /// Redis failed.
     #[error("redis error: {0}")]
     Redis(#[from] redis::RedisError),
+    /// A Redis helper of the cache library failed.
+    #[error(transparent)]
+    Cache(#[from] indexer_cache::CacheError),
 }
 
 impl BlockError {
     /// True when the block itself is at fault (dead-letter and stop), false when retrying may
     /// succeed.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, BlockError::Store(_) | BlockError::Redis(_))
+        !matches!(
+            self,
+            BlockError::Store(_) | BlockError::Redis(_) | BlockError::Cache(_)
+        )
     }
 
     pub(crate) fn validation(event: impl ToString, reason: impl Into<String>) -> Self {

@@ -5,6 +5,7 @@
 
 pub mod block;
 pub mod candles;
+pub mod config;
 pub mod consumer;
 pub mod decode;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod redis_io;
 pub mod relay;
+pub mod runner;
 pub mod state;
 pub mod validate;
 

@@ -80,7 +80,7 @@ impl Relay {
                 id: run[0].id,
                 reason: format!("unknown topic {}", run[0].topic),
             })?;
-            let messages: Vec<OutgoingMessage> = run.iter().map(|row| outgoing(row)).collect();
+            let messages: Vec<OutgoingMessage> = run.iter().map(outgoing).collect();
             self.producer.send_all(topic, &messages).await?;
             metrics::counter!("ender_outbox_published_total", "topic" => topic.base_name())
                 .increment(messages.len() as u64);

@@ -15,12 +15,22 @@ pub struct OutboxRow {
     pub headers: serde_json::Value,
 }
 
+/// Columns of an outbox row as sqlx returns them.
+type RawOutboxRow = (
+    i64,
+    i64,
+    String,
+    Option<Vec<u8>>,
+    Vec<u8>,
+    serde_json::Value,
+);
+
 /// The oldest `limit` rows, in id order (= block order, then message order within a block).
 pub async fn pending_outbox(
     conn: &mut PgConnection,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    let rows: Vec<(i64, i64, String, Option<Vec<u8>>, Vec<u8>, serde_json::Value)> = sqlx::query_as(
+    let rows: Vec<RawOutboxRow> = sqlx::query_as(
         "SELECT id, block_height, topic, partition_key, payload, headers FROM ender_outbox ORDER BY id LIMIT $1",
     )
     .bind(limit)
