@@ -41,10 +41,13 @@ impl BlockError {
     /// True when the block itself is at fault (dead-letter and stop), false when retrying may
     /// succeed.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            BlockError::Store(_) | BlockError::Redis(_) | BlockError::Cache(_)
-        )
+        match self {
+            BlockError::Store(StoreError::Database(sqlx::Error::Database(e))) => {
+                is_integrity_violation(e.code().as_deref())
+            }
+            BlockError::Store(_) | BlockError::Redis(_) | BlockError::Cache(_) => false,
+            _ => true,
+        }
     }
 
     pub(crate) fn validation(event: impl ToString, reason: impl Into<String>) -> Self {
@@ -60,6 +63,13 @@ impl BlockError {
             reason: reason.into(),
         }
     }
+}
+
+/// SQLSTATE class 23 (unique, foreign-key, check, not-null violations): the block contradicts
+/// the stored state (a second registration of a referee, two prices of one market in a block,
+/// an order of an unknown subaccount). Retrying cannot help, so it is treated as bad input.
+fn is_integrity_violation(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("23"))
 }
 
 impl From<sqlx::Error> for BlockError {

@@ -39,6 +39,12 @@ pub mod versions {
     pub const BLOCK_HEIGHT: &str = "1.0.0";
 }
 
+/// `source: ender` on every websocket message: vulcan numbers its own `v4_subaccounts` messages
+/// separately, and socks tells the two sequences apart by this header.
+fn source_header() -> Vec<(String, String)> {
+    vec![("source".to_owned(), "ender".to_owned())]
+}
+
 /// Channel ids whose messages carry a `seq` (beyond.md §1): the socks channel name and id.
 pub mod channels {
     use indexer_domain::CandleResolution;
@@ -404,7 +410,7 @@ pub fn assemble(
                 version: versions::MARKETS.into(),
             }
             .encode_to_vec(),
-            headers: vec![],
+            headers: source_header(),
             channel: Some(channels::markets()),
         }
     }));
@@ -427,7 +433,7 @@ fn block_height_message(height: u32, block_time: &DateTime<Utc>) -> OutboxMessag
         topic: topics::BLOCK_HEIGHT.into(),
         partition_key: None,
         payload: message.encode_to_vec(),
-        headers: vec![],
+        headers: source_header(),
         channel: Some(channels::block_height()),
     }
 }
@@ -489,7 +495,7 @@ fn subaccount_message(height: u32, s: SubaccountPending) -> OutboxMessage {
         topic: topics::SUBACCOUNTS.into(),
         partition_key: Some(key),
         payload: message.encode_to_vec(),
-        headers: vec![],
+        headers: source_header(),
         channel: Some(channel),
     }
 }
@@ -512,7 +518,7 @@ fn trade_message(
         topic: topics::TRADES.into(),
         partition_key: None,
         payload: message.encode_to_vec(),
-        headers: vec![],
+        headers: source_header(),
         channel: Some(channels::trades(ticker)),
     }
 }
@@ -528,7 +534,7 @@ fn candle_message(clob_pair_id: u32, candle: &Candle) -> OutboxMessage {
         topic: topics::CANDLES.into(),
         partition_key: None,
         payload: message.encode_to_vec(),
-        headers: vec![],
+        headers: source_header(),
         channel: Some(channels::candles(&candle.ticker, candle.resolution)),
     }
 }

@@ -70,9 +70,9 @@ pub async fn run(
     let committed = Arc::new(Notify::new());
     let relay_task = tokio::spawn(relay.run(committed.clone(), shutdown.clone()));
     let refresh_task = tokio::spawn(refresh_mid_prices(
+        pools.primary.clone(),
         redis,
         mid_prices,
-        ender.tickers(),
         settings.mid_price_refresh,
         shutdown.clone(),
     ));
@@ -210,13 +210,18 @@ fn record(verdict: &Verdict, started: Instant, settings: &EnderSettings, readine
 }
 
 async fn refresh_mid_prices(
+    pool: sqlx::PgPool,
     redis: Cache,
     shared: SharedMidPrices,
-    tickers: Vec<String>,
     every: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
+        // Tickers are re-read every round so markets listed after start-up get mid prices too.
+        let tickers: Vec<String> = sqlx::query_scalar("SELECT ticker FROM perpetual_markets")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
         match mid_prices(&redis, &tickers).await {
             Ok(prices) => *shared.write().expect("mid price lock") = prices,
             Err(error) => tracing::warn!(%error, "reading order-book mid prices failed"),

@@ -193,3 +193,53 @@ async fn a_malformed_block_stops_and_the_operator_can_skip_it() {
     );
     db.cleanup().await;
 }
+
+fn register_affiliate(referee: &str) -> IndexerTendermintEvent {
+    IndexerTendermintEvent {
+        subtype: "register_affiliate".into(),
+        ordering_within_block: Some(OrderingWithinBlock::TransactionIndex(0)),
+        event_index: 0,
+        version: 1,
+        data_bytes: ev::RegisterAffiliateEventV1 {
+            referee: referee.into(),
+            affiliate: "dydx1affiliate".into(),
+        }
+        .encode_to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_block_contradicting_stored_rows_is_a_bad_block_not_a_retry() {
+    let db = TestDb::new().await;
+    let mut ender = ender(&db, GateSettings::default()).await;
+    assert!(matches!(
+        ender
+            .handle(
+                &block(0, vec![register_affiliate("dydx1referee")]),
+                BlockInputs::default()
+            )
+            .await,
+        Ok(Verdict::Processed { height: 0, .. })
+    ));
+    // A second registration of the same referee violates the primary key.
+    match ender
+        .handle(
+            &block(1, vec![register_affiliate("dydx1referee")]),
+            BlockInputs::default(),
+        )
+        .await
+    {
+        Err(Stop::BadBlock {
+            height: Some(1),
+            reason,
+        }) => assert!(reason.contains("affiliate_referred_users"), "{reason}"),
+        other => panic!("expected a bad block, got {other:?}"),
+    }
+    assert_eq!(ender.last_processed(), Some(0));
+    assert_eq!(
+        count(db.pool(), "SELECT count(*) FROM blocks").await,
+        1,
+        "the failed block rolled back"
+    );
+    db.cleanup().await;
+}

@@ -273,6 +273,7 @@ async fn relay_publishes_sequenced_messages_and_applies_redis_effects_once() {
         subaccounts[0].meta.headers.get_str("channel"),
         Some("v4_subaccounts/dydx1n88uc38xhjgxzw9nwre4ep2c8ga4fjxc565lnf/0")
     );
+    assert_eq!(subaccounts[0].meta.headers.get_str("source"), Some("ender"));
     let contents = socks::SubaccountMessage::decode(subaccounts[0].payload.as_slice())
         .unwrap()
         .contents;
