@@ -922,3 +922,360 @@ fn candles_start_from_trades_then_roll_over_to_an_empty_candle_at_the_next_perio
         2
     );
 }
+
+#[test]
+fn market_modify_asset_with_market_and_update_perpetual_v2() {
+    use ev::market_event_v1::Event;
+    let caches = caches();
+    let state = State::new(&caches);
+    let outcome = run(
+        &state,
+        vec![
+            tx_event(
+                "market",
+                0,
+                1,
+                ev::MarketEventV1 {
+                    market_id: 0,
+                    event: Some(Event::MarketModify(ev::MarketModifyEventV1 {
+                        base: Some(ev::MarketBaseEventV1 {
+                            pair: "BTC-USDC".into(),
+                            min_price_change_ppm: 25,
+                        }),
+                    })),
+                },
+            ),
+            tx_event(
+                "asset",
+                1,
+                1,
+                ev::AssetCreateEventV1 {
+                    id: 1,
+                    symbol: "BTC".into(),
+                    has_market: true,
+                    market_id: 0,
+                    atomic_resolution: -10,
+                },
+            ),
+            tx_event(
+                "update_perpetual",
+                2,
+                2,
+                ev::UpdatePerpetualEventV2 {
+                    id: 0,
+                    ticker: "BTC-USD".into(),
+                    market_id: 0,
+                    atomic_resolution: -10,
+                    liquidity_tier: 0,
+                    market_type: 2,
+                },
+            ),
+        ],
+    );
+    let market = &outcome.write.markets[0];
+    assert_eq!(
+        (
+            market.pair.as_str(),
+            market.min_price_change_ppm,
+            market.oracle_price.as_ref().map(|p| p.to_string())
+        ),
+        ("BTC-USDC", 25, Some("50000".into()))
+    );
+    assert_eq!(
+        (
+            outcome.write.assets[0].symbol.as_str(),
+            outcome.write.assets[0].market_id
+        ),
+        ("BTC", Some(0))
+    );
+    let (change, perp) = &outcome.write.perpetual_markets[0];
+    assert_eq!(
+        (*change, perp.market_type.as_str()),
+        (RowChange::Update, "ISOLATED")
+    );
+    assert_eq!(
+        perp.default_funding_rate_1h.as_ref().map(|v| v.to_string()),
+        Some("0".into()),
+        "v2 leaves the funding rate alone"
+    );
+}
+
+#[test]
+fn funding_updates_for_unknown_perpetuals_or_markets_without_price_are_logged_and_skipped() {
+    let mut caches = caches();
+    caches.markets.get_mut(&0).unwrap().oracle_price = None;
+    let state = State::new(&caches);
+    let outcome = run(
+        &state,
+        vec![end_event(
+            "funding_values",
+            0,
+            ev::FundingEventV1 {
+                updates: vec![
+                    ev::FundingUpdateV1 {
+                        perpetual_id: 0,
+                        funding_value_ppm: 100,
+                        funding_index: vec![],
+                    },
+                    ev::FundingUpdateV1 {
+                        perpetual_id: 9,
+                        funding_value_ppm: 100,
+                        funding_index: vec![],
+                    },
+                ],
+                r#type: 2,
+            },
+        )],
+    );
+    assert!(outcome.write.funding_index_updates.is_empty());
+    let kinds: Vec<_> = outcome.notices.iter().map(|n| n.message.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "oracle_price not found for marketId 0.",
+            "Received FundingUpdate with unknown perpetualId 9."
+        ]
+    );
+}
+
+#[test]
+fn legacy_placement_is_a_long_term_order_and_replacement_fails_validation() {
+    use ev::stateful_order_event_v1::{
+        Event, LongTermOrderReplacementV1, StatefulOrderPlacementV1,
+    };
+    let caches = caches();
+    let state = State::new(&caches);
+    let mut order = stateful_order(A, 8, order_flags::LONG_TERM, 1_000_000_000, 5_000_000_000);
+    order.time_in_force = 2;
+    order.builder_code_params = Some(indexer_proto::protocol::v1::BuilderCodeParameters {
+        builder_address: "dydx1builder".into(),
+        fee_ppm: 500,
+    });
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::OrderPlace(StatefulOrderPlacementV1 {
+                order: Some(order.clone()),
+            })),
+        )],
+    );
+    let row = &outcome.write.orders[0];
+    assert_eq!(
+        (
+            row.status.as_str(),
+            row.time_in_force.as_str(),
+            row.total_filled.to_string()
+        ),
+        ("OPEN", "POST_ONLY", "0".into())
+    );
+    assert_eq!(
+        (row.builder_address.as_deref(), row.fee_ppm.as_deref()),
+        (Some("dydx1builder"), Some("500"))
+    );
+    assert!(row.good_til_block.is_none() && row.good_til_block_time.is_some());
+    match &vulcan_messages(&outcome)[0] {
+        UpdateMessage::OrderPlace(place) => assert_eq!(place.order.as_ref(), Some(&order)),
+        other => panic!("{other:?}"),
+    }
+
+    let time: DateTime<Utc> = "2024-01-01T00:00:30Z".parse().unwrap();
+    let block = IndexerTendermintBlock {
+        height: 5,
+        time: Some(prost_types::Timestamp {
+            seconds: time.timestamp(),
+            nanos: 0,
+        }),
+        events: vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::OrderReplacement(LongTermOrderReplacementV1 {
+                old_order_id: order.order_id.clone(),
+                order: Some(order),
+            })),
+        )],
+        tx_hashes: vec!["HASH".into()],
+    };
+    let error = process_block(&decode_block(&block).unwrap(), &state).unwrap_err();
+    assert!(
+        matches!(error, crate::error::BlockError::Validation { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn canceled_status_applies_to_a_partially_filled_taker_too() {
+    let caches = caches();
+    let mut state = State::new(&caches);
+    for (owner, size) in [(A, "0.1"), (B, "-0.1")] {
+        let p = open_position(owner, size);
+        state.positions.insert((p.subaccount_id, 0), p);
+    }
+    let order = |owner: &str, client_id, side, quantums| IndexerOrder {
+        order_id: Some(IndexerOrderId {
+            subaccount_id: Some(sub(owner)),
+            client_id,
+            order_flags: 0,
+            clob_pair_id: 0,
+        }),
+        side,
+        quantums,
+        subticks: 5_000_000_000,
+        good_til_oneof: Some(GoodTilOneof::GoodTilBlock(20)),
+        ..Default::default()
+    };
+    let taker = order(A, 1, 1, 3_000_000_000);
+    let taker_uuid = ids::order_uuid(ids::subaccount_uuid(A, 0), 1, 0, 0);
+    state
+        .canceled
+        .insert(taker_uuid, crate::state::CanceledStatus::BestEffortCanceled);
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "order_fill",
+            0,
+            1,
+            ev::OrderFillEventV1 {
+                maker_order: Some(order(B, 2, 2, 1_000_000_000)),
+                taker_order: Some(ev::order_fill_event_v1::TakerOrder::Order(taker)),
+                fill_amount: 1_000_000_000,
+                total_filled_maker: 1_000_000_000,
+                total_filled_taker: 1_000_000_000,
+                ..Default::default()
+            },
+        )],
+    );
+    let taker_row = outcome
+        .write
+        .orders
+        .iter()
+        .find(|o| o.id == taker_uuid)
+        .unwrap();
+    assert_eq!(taker_row.status, "BEST_EFFORT_CANCELED", "quirk Q1 fixed");
+    let maker_row = outcome
+        .write
+        .orders
+        .iter()
+        .find(|o| o.id != taker_uuid)
+        .unwrap();
+    assert_eq!(maker_row.status, "FILLED");
+    // A short-term maker that filled completely is not removed through vulcan (only stateful).
+    assert!(vulcan_messages(&outcome)
+        .iter()
+        .all(|m| matches!(m, UpdateMessage::OrderUpdate(_))));
+}
+
+#[test]
+fn trading_rewards_credit_wallets_and_tell_subaccount_zero() {
+    let caches = caches();
+    let state = State::new(&caches);
+    let outcome = run(
+        &state,
+        vec![end_event(
+            "trading_reward",
+            0,
+            ev::TradingRewardsEventV1 {
+                trading_rewards: vec![ev::AddressTradingReward {
+                    owner: A.into(),
+                    denom_amount: indexer_domain::serializable_int::encode(
+                        &num_bigint::BigInt::from(2_500_000_000_000_000_000u64),
+                    ),
+                }],
+            },
+        )],
+    );
+    assert_eq!(
+        outcome.write.wallets[0].trading_rewards_delta.to_string(),
+        "2.5"
+    );
+    let contents = subaccount_contents(&outcome);
+    assert_eq!(
+        contents[0]["tradingReward"]["tradingReward"],
+        "2.500000000000000000"
+    );
+    assert_eq!(contents[0]["blockHeight"], "5");
+}
+
+#[test]
+fn vault_upserted_twice_in_a_block_keeps_its_first_creation_time() {
+    let caches = caches();
+    let state = State::new(&caches);
+    let outcome = run(
+        &state,
+        vec![
+            tx_event(
+                "upsert_vault",
+                0,
+                1,
+                ev::UpsertVaultEventV1 {
+                    address: B.into(),
+                    clob_pair_id: 0,
+                    status: 2,
+                },
+            ),
+            tx_event(
+                "upsert_vault",
+                1,
+                1,
+                ev::UpsertVaultEventV1 {
+                    address: B.into(),
+                    clob_pair_id: 0,
+                    status: 3,
+                },
+            ),
+        ],
+    );
+    assert_eq!(outcome.write.vaults.len(), 1);
+    assert_eq!(outcome.write.vaults[0].status, "QUOTING");
+}
+
+#[test]
+fn position_messages_carry_realized_and_unrealized_pnl() {
+    let caches = caches();
+    let mut state = State::new(&caches);
+    let mut p = open_position(A, "0.1");
+    p.entry_price = d("40000");
+    p.sum_open = d("0.2");
+    p.sum_close = d("0.1");
+    p.exit_price = Some(d("45000"));
+    p.settled_funding = d("-3");
+    state.positions.insert((p.subaccount_id, 0), p);
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "subaccount_update",
+            0,
+            1,
+            ev::SubaccountUpdateEventV1 {
+                subaccount_id: Some(sub(A)),
+                updated_perpetual_positions: vec![
+                    indexer_proto::protocol::v1::IndexerPerpetualPosition {
+                        perpetual_id: 0,
+                        quantums: indexer_domain::serializable_int::encode(
+                            &num_bigint::BigInt::from(2_000_000_000u64),
+                        ),
+                        ..Default::default()
+                    },
+                ],
+                updated_asset_positions: vec![],
+            },
+        )],
+    );
+    let pos = &subaccount_contents(&outcome)[0]["perpetualPositions"][0];
+    // (45000 − 40000) × 0.1 − 3 and 0.2 × (50000 − 40000).
+    assert_eq!(
+        (pos["realizedPnl"].as_str(), pos["unrealizedPnl"].as_str()),
+        (Some("497"), Some("2000"))
+    );
+    assert_eq!(
+        (
+            pos["size"].as_str(),
+            pos["maxSize"].as_str(),
+            pos["status"].as_str()
+        ),
+        (Some("0.2"), Some("0.2"), Some("OPEN"))
+    );
+}
