@@ -26,6 +26,7 @@ stop_all() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "[dev] stopped"
+  exit 0
 }
 trap stop_all INT TERM
 
@@ -46,10 +47,11 @@ for svc in "${SERVICES[@]}"; do
     echo "[dev] $svc did not become healthy; see $LOGS/$svc.log"
   fi
 done
-cat <<TXT
-[dev] REST:      http://127.0.0.1:8080/v4/height
-[dev] GraphQL:   http://127.0.0.1:8080/graphql
-[dev] websocket: ws://127.0.0.1:8081/v4/ws
-[dev] Ctrl-C stops everything.
-TXT
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for entry in "8080 REST      http://127.0.0.1:8080/v4/height" "8080 GraphQL   http://127.0.0.1:8080/graphql" \
+             "8081 websocket ws://127.0.0.1:8081/v4/ws"; do
+  set -- $entry
+  if listening "$1"; then echo "[dev] $2: $3"; else echo "[dev] $2: not served yet (that service is still a skeleton)"; fi
+done
+echo "[dev] Ctrl-C stops everything."
 wait
