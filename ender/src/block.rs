@@ -19,7 +19,7 @@ use indexer_store::write::{
 use uuid::Uuid;
 
 use crate::candles::{self, BlockTrade};
-use crate::decode::{DecodedBlock, DecodedEvent, Payload};
+use crate::decode::{DecodedBlock, DecodedEvent};
 use crate::error::BlockError;
 use crate::handlers;
 use crate::messages::{self, Pending, SubaccountPending};
@@ -91,10 +91,10 @@ pub struct Working<'s, 'c> {
     pub perpetual_markets: BTreeMap<u32, (RowChange, PerpetualMarket)>,
     clob_pairs: HashMap<u32, u32>,
     orders: HashMap<Uuid, Order>,
-    dirty_orders: Vec<Uuid>,
+    dirty_orders: Touched,
     positions: HashMap<Uuid, Position>,
     latest_position: HashMap<(Uuid, u32), Uuid>,
-    dirty_positions: Vec<Uuid>,
+    dirty_positions: Touched,
     subaccounts_known: HashSet<Uuid>,
     subaccount_rows: BTreeMap<Uuid, SubaccountRow>,
     subaccount_order: Vec<Uuid>,
@@ -129,10 +129,10 @@ impl<'s, 'c> Working<'s, 'c> {
             perpetual_markets: BTreeMap::new(),
             clob_pairs: HashMap::new(),
             orders: state.orders.clone(),
-            dirty_orders: Vec::new(),
+            dirty_orders: Touched::default(),
             positions,
             latest_position,
-            dirty_positions: Vec::new(),
+            dirty_positions: Touched::default(),
             subaccounts_known: state.existing_subaccounts.clone(),
             subaccount_rows: BTreeMap::new(),
             subaccount_order: Vec::new(),
@@ -294,9 +294,7 @@ impl<'s, 'c> Working<'s, 'c> {
     }
 
     pub fn put_order(&mut self, order: Order) {
-        if !self.dirty_orders.contains(&order.id) {
-            self.dirty_orders.push(order.id);
-        }
+        self.dirty_orders.touch(order.id);
         self.orders.insert(order.id, order);
     }
 
@@ -314,9 +312,7 @@ impl<'s, 'c> Working<'s, 'c> {
         if is_latest {
             self.latest_position.insert(key, position.id);
         }
-        if !self.dirty_positions.contains(&position.id) {
-            self.dirty_positions.push(position.id);
-        }
+        self.dirty_positions.touch(position.id);
         self.positions.insert(position.id, position);
     }
 
@@ -492,11 +488,13 @@ impl<'s, 'c> Working<'s, 'c> {
             .collect();
         write.orders = self
             .dirty_orders
+            .order
             .iter()
             .map(|id| self.orders[id].to_row())
             .collect();
         write.perpetual_positions = self
             .dirty_positions
+            .order
             .iter()
             .map(|id| self.positions[id].to_row())
             .collect();
@@ -532,7 +530,17 @@ impl<'s, 'c> Working<'s, 'c> {
     }
 }
 
-/// Payload kinds that reach handlers; used by validation to skip ignored events.
-pub fn is_ignored(event: &DecodedEvent) -> bool {
-    matches!(event.payload, Payload::Ignored(_))
+/// Row ids changed by the block, in first-change order (so writes are deterministic).
+#[derive(Debug, Default)]
+struct Touched {
+    order: Vec<Uuid>,
+    seen: HashSet<Uuid>,
+}
+
+impl Touched {
+    fn touch(&mut self, id: Uuid) {
+        if self.seen.insert(id) {
+            self.order.push(id);
+        }
+    }
 }

@@ -129,15 +129,6 @@ impl Ender {
         self
     }
 
-    /// Tickers of every known perpetual market (for the mid-price refresh).
-    pub fn tickers(&self) -> Vec<String> {
-        self.caches
-            .perpetual_markets
-            .values()
-            .map(|m| m.ticker.clone())
-            .collect()
-    }
-
     pub fn last_processed(&self) -> Option<i64> {
         self.last_processed
     }

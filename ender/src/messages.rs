@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use indexer_domain::time::to_iso;
-use indexer_domain::{quantums, CandleResolution, Decimal, PerpetualPositionStatus, PositionSide};
+use indexer_domain::{quantums, Decimal, PositionSide};
 use indexer_proto::protocol::v1::IndexerSubaccountId;
 use indexer_proto::socks;
 use indexer_store::write::OutboxMessage;
@@ -335,11 +335,6 @@ pub fn candle_json(candle: &Candle) -> Value {
     })
 }
 
-/// Whether a position message for this position is still "open" (for logs).
-pub fn is_open(position: &Position) -> bool {
-    position.status == PerpetualPositionStatus::Open
-}
-
 /// A trade with its (transaction index, event index).
 type OrderedTrade = (i32, u32, Value);
 
@@ -537,11 +532,6 @@ fn candle_message(clob_pair_id: u32, candle: &Candle) -> OutboxMessage {
         headers: source_header(),
         channel: Some(channels::candles(&candle.ticker, candle.resolution)),
     }
-}
-
-/// Resolution of a candle message (kept here so tests can decode messages symmetrically).
-pub fn resolution_of(message: &socks::CandleMessage) -> Option<CandleResolution> {
-    CandleResolution::from_socks_resolution(message.resolution).ok()
 }
 
 #[cfg(test)]
