@@ -33,7 +33,7 @@ impl Cache {
             source,
         };
         let client = redis::Client::open(settings.url.as_str()).map_err(connect_error)?;
-        let conn = ConnectionManager::new(client)
+        let conn = ConnectionManager::new_with_config(client, connection_config())
             .await
             .map_err(connect_error)?;
         Ok(Self {
@@ -92,6 +92,16 @@ impl Cache {
             cursor = next;
         }
     }
+}
+
+/// Bounded connection attempts: an unreachable Redis is reported within seconds instead of after
+/// a long exponential back-off, and a dropped connection is re-established on the next command.
+fn connection_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(3)
+        .set_factor(100)
+        .set_max_delay(1_000)
+        .set_connection_timeout(std::time::Duration::from_secs(2))
 }
 
 fn escape_glob(s: &str) -> String {
