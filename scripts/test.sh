@@ -9,6 +9,7 @@ scripts/infra.sh up
 export INDEXER_PYTHON="$(scripts/python-env.sh)"
 
 cargo fmt --all -- --check
+"$INDEXER_PYTHON" deploy/ecs/tests/validate.py  # Terraform, Dockerfile and bazooka runner vs the sources
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
