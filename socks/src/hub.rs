@@ -1,0 +1,561 @@
+//! The subscription registry and fan-out (serve.md §5.6, §5.9; beyond.md §1, §5).
+//!
+//! Every channel id has its subscribers, its history and the buffer of its batched
+//! subscribers. A message is rendered once (its frame tail) and the bytes are shared by every
+//! subscriber; only the short head with `connection_id` and `message_id` is per connection.
+//! Subscriptions start *pending* while their snapshot is fetched: messages arriving meanwhile
+//! are queued for them and delivered right after `subscribed`, minus what the snapshot already
+//! reflects (its seq).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::channels::{Channel, ChannelKey};
+use crate::history::{is_past_floors, ChannelHistory, HistoryLimits, Resume, Sequenced};
+use crate::outbound::ConnectionHandle;
+use crate::protocol::{data_tail, Cursor, DataTail, Render, SubscribedSeq};
+
+/// One message for one channel id, as decoded from Kafka.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelMessage {
+    pub key: ChannelKey,
+    pub version: Arc<str>,
+    /// The `contents` JSON object, verbatim.
+    pub contents: Arc<str>,
+    /// Only on `v4_parent_subaccounts`: the child subaccount the message is about.
+    pub subaccount_number: Option<u32>,
+    pub cursor: Option<Cursor>,
+    /// When the indexer first received the event (epoch ms), for the latency metric.
+    pub origin_ms: Option<i64>,
+}
+
+/// A message inside the hub: the message and its rendered `channel_data` tail.
+#[derive(Debug)]
+pub struct Item {
+    pub message: ChannelMessage,
+    tail: Arc<str>,
+}
+
+impl Item {
+    fn new(message: ChannelMessage) -> Self {
+        let seq = message.cursor.as_ref().map(|c| (c, c));
+        let tail = data_tail(&DataTail {
+            id: message.key.shown_id(),
+            channel: message.key.channel.name(),
+            version: &message.version,
+            contents: &message.contents,
+            subaccount_number: message.subaccount_number,
+            seq,
+        });
+        Self {
+            tail: tail.into(),
+            message,
+        }
+    }
+}
+
+impl Sequenced for Item {
+    fn cursor(&self) -> Option<&Cursor> {
+        self.message.cursor.as_ref()
+    }
+}
+
+enum Phase {
+    /// Snapshot being fetched; messages wait here.
+    Pending(Vec<Arc<Item>>),
+    /// Live. Batched subscribers take buffer items from this global index on.
+    Active { batch_from: u64 },
+}
+
+struct Subscription {
+    conn: Arc<ConnectionHandle>,
+    batched: bool,
+    phase: Phase,
+    /// Positions already reflected by the snapshot or replay.
+    floors: Vec<Cursor>,
+    /// Last sequenced message queued to this subscriber (reported by `lagged`).
+    last_queued: Option<Cursor>,
+}
+
+#[derive(Default)]
+struct ChannelState {
+    subs: HashMap<u64, Subscription>,
+    history: ChannelHistory<Item>,
+    /// Messages for batched subscribers since the last flush.
+    buffer: Vec<Arc<Item>>,
+    /// Global index of `buffer[0]`.
+    buffer_base: u64,
+}
+
+#[derive(Default)]
+struct HubState {
+    channels: HashMap<ChannelKey, ChannelState>,
+    /// Channel ids each connection subscribes to (pending or active).
+    connections: HashMap<u64, HashSet<ChannelKey>>,
+    /// Channel ids with buffered batch messages.
+    dirty: HashSet<ChannelKey>,
+}
+
+/// What [`Hub::begin_subscribe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begin {
+    /// Registered as pending: fetch the snapshot (or resume).
+    Registered,
+    /// Already subscribed (pending or active) on this connection.
+    AlreadySubscribed,
+}
+
+/// The snapshot a subscription starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The `contents` JSON object.
+    pub contents: String,
+    /// The position in each stream the contents reflect (empty when unknown).
+    pub cursors: Vec<Cursor>,
+}
+
+/// Counters for the metrics endpoint and the tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    pub channel_ids: usize,
+    pub subscriptions: HashMap<Channel, usize>,
+    pub history_messages: usize,
+}
+
+pub struct Hub {
+    state: Mutex<HubState>,
+    history: HistoryLimits,
+}
+
+impl Hub {
+    pub fn new(history: HistoryLimits) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(HubState::default()),
+            history,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscriptions (pending or active) `conn` holds on `channel`.
+    pub fn count(&self, conn: u64, channel: Channel) -> usize {
+        self.lock().connections.get(&conn).map_or(0, |keys| {
+            keys.iter().filter(|k| k.channel == channel).count()
+        })
+    }
+
+    /// Registers a pending subscription unless one exists.
+    pub fn begin_subscribe(
+        &self,
+        conn: &Arc<ConnectionHandle>,
+        key: &ChannelKey,
+        batched: bool,
+    ) -> Begin {
+        let mut state = self.lock();
+        let keys = state.connections.entry(conn.serial()).or_default();
+        if !keys.insert(key.clone()) {
+            return Begin::AlreadySubscribed;
+        }
+        state.channels.entry(key.clone()).or_default().subs.insert(
+            conn.serial(),
+            Subscription {
+                conn: Arc::clone(conn),
+                batched,
+                phase: Phase::Pending(Vec::new()),
+                floors: Vec::new(),
+                last_queued: None,
+            },
+        );
+        Begin::Registered
+    }
+
+    /// Drops a pending subscription whose setup failed.
+    pub fn abandon(&self, conn: u64, key: &ChannelKey) {
+        self.remove(conn, key);
+    }
+
+    /// Sends `subscribed` with `snapshot`, then what arrived meanwhile (past the snapshot's
+    /// seq), and makes the subscription live. `recovered` is `Some(false)` when the client
+    /// asked to resume and gets this fresh snapshot instead. `false` when the subscription is
+    /// gone (unsubscribed or disconnected meanwhile).
+    pub fn activate(
+        &self,
+        conn: &Arc<ConnectionHandle>,
+        key: &ChannelKey,
+        message_id: u64,
+        snapshot: Snapshot,
+        recovered: Option<bool>,
+    ) -> bool {
+        let mut state = self.lock();
+        let Some(channel) = state.channels.get_mut(key) else {
+            return false;
+        };
+        let Some(sub) = channel.subs.get_mut(&conn.serial()) else {
+            return false;
+        };
+        conn.send_control(Render::subscribed(
+            conn.connection_id(),
+            message_id,
+            key.channel.name(),
+            key.shown_id(),
+            Some(&snapshot.contents),
+            &SubscribedSeq {
+                cursors: snapshot.cursors.clone(),
+                recovered,
+            },
+        ));
+        sub.floors = snapshot.cursors;
+        let lagged = go_live(
+            sub,
+            channel.buffer_base + channel.buffer.len() as u64,
+            Vec::new(),
+        );
+        if lagged {
+            self.drop_lagged(&mut state, key, conn.serial());
+        }
+        true
+    }
+
+    /// Tries to resume `key` from the client's `cursors` by replay. On a hit sends
+    /// `subscribed` with `recovered: true`, the missed messages and what arrived meanwhile,
+    /// and returns `true`; on a miss returns `false` and the subscription stays pending.
+    pub fn try_resume(
+        &self,
+        conn: &Arc<ConnectionHandle>,
+        key: &ChannelKey,
+        message_id: u64,
+        cursors: &[Cursor],
+    ) -> bool {
+        let now = Instant::now();
+        let limits = self.history;
+        let mut state = self.lock();
+        let Some(channel) = state.channels.get_mut(key) else {
+            return false;
+        };
+        let replay = match channel.history.resume(cursors, now, limits) {
+            Resume::Replay { items, floors } => (items, floors),
+            Resume::Miss(miss) => {
+                tracing::debug!(%key, ?miss, "resume cannot be served by replay");
+                metrics::counter!("socks_resume_total", "result" => "miss").increment(1);
+                return false;
+            }
+        };
+        let latest = channel.history.latest();
+        let Some(sub) = channel.subs.get_mut(&conn.serial()) else {
+            return false;
+        };
+        metrics::counter!("socks_resume_total", "result" => "replay").increment(1);
+        conn.send_control(Render::subscribed(
+            conn.connection_id(),
+            message_id,
+            key.channel.name(),
+            key.shown_id(),
+            None,
+            &SubscribedSeq {
+                cursors: Vec::new(),
+                recovered: Some(true),
+            },
+        ));
+        let (items, client_floors) = replay;
+        sub.floors = merge_floors(client_floors, latest);
+        let lagged = go_live(
+            sub,
+            channel.buffer_base + channel.buffer.len() as u64,
+            items,
+        );
+        if lagged {
+            self.drop_lagged(&mut state, key, conn.serial());
+        }
+        true
+    }
+
+    /// Removes a subscription; `false` if there was none.
+    pub fn unsubscribe(&self, conn: u64, key: &ChannelKey) -> bool {
+        self.remove(conn, key)
+    }
+
+    fn remove(&self, conn: u64, key: &ChannelKey) -> bool {
+        let mut state = self.lock();
+        remove_locked(&mut state, conn, key)
+    }
+
+    /// Forgets every subscription of a closed connection.
+    pub fn remove_connection(&self, conn: u64) {
+        let mut state = self.lock();
+        let Some(keys) = state.connections.remove(&conn) else {
+            return;
+        };
+        for key in keys {
+            if let Some(channel) = state.channels.get_mut(&key) {
+                channel.subs.remove(&conn);
+            }
+        }
+    }
+
+    /// Routes one message: history, unbatched subscribers now, batched ones at the next flush.
+    pub fn publish(&self, message: ChannelMessage) {
+        let now = Instant::now();
+        let limits = self.history;
+        let mut state = self.lock();
+        let key = message.key.clone();
+        let channel = state.channels.entry(key.clone()).or_default();
+        if let Some(cursor) = &message.cursor {
+            match channel.history.admit(cursor) {
+                crate::history::Admission::Duplicate => {
+                    metrics::counter!("socks_duplicates_dropped_total", "channel" => key.channel.name())
+                        .increment(1);
+                    return;
+                }
+                crate::history::Admission::NewEpoch => {
+                    tracing::info!(%key, epoch = %cursor.epoch, "new stream epoch");
+                }
+                crate::history::Admission::Fresh => {}
+            }
+        }
+        let item = Arc::new(Item::new(message));
+        if item.message.cursor.is_some() {
+            channel.history.push(Arc::clone(&item), now, limits);
+        }
+        let mut lagged = Vec::new();
+        let mut batched = false;
+        for (serial, sub) in channel.subs.iter_mut() {
+            if !is_past_floors(&sub.floors, item.message.cursor.as_ref()) {
+                continue;
+            }
+            match &mut sub.phase {
+                Phase::Pending(queue) => queue.push(Arc::clone(&item)),
+                Phase::Active { .. } if sub.batched => batched = true,
+                Phase::Active { .. } => {
+                    if sub
+                        .conn
+                        .send_data(false, Arc::clone(&item.tail), item.message.origin_ms)
+                    {
+                        sub.last_queued = item.message.cursor.clone().or(sub.last_queued.take());
+                    } else {
+                        lagged.push(*serial);
+                    }
+                }
+            }
+        }
+        if batched {
+            channel.buffer.push(item);
+            state.dirty.insert(key.clone());
+        }
+        for serial in lagged {
+            self.drop_lagged(&mut state, &key, serial);
+        }
+    }
+
+    /// Sends every batched subscriber what its channel ids buffered since the last flush (one
+    /// `channel_batch_data` per version / subaccountNumber / stream group), then clears the
+    /// buffers. Called every `BATCH_SEND_INTERVAL_MS`.
+    pub fn flush_batches(&self) {
+        let mut state = self.lock();
+        let dirty: Vec<ChannelKey> = state.dirty.drain().collect();
+        for key in dirty {
+            let Some(channel) = state.channels.get_mut(&key) else {
+                continue;
+            };
+            let buffer = std::mem::take(&mut channel.buffer);
+            let base = channel.buffer_base;
+            channel.buffer_base += buffer.len() as u64;
+            let shared = render_batches(&key, &buffer);
+            let mut lagged = Vec::new();
+            for (serial, sub) in channel.subs.iter_mut() {
+                let Phase::Active { batch_from } = sub.phase else {
+                    continue;
+                };
+                if !sub.batched {
+                    continue;
+                }
+                let skip = batch_from.saturating_sub(base) as usize;
+                let mine: Vec<Arc<Item>> = buffer
+                    .iter()
+                    .skip(skip)
+                    .filter(|item| is_past_floors(&sub.floors, item.message.cursor.as_ref()))
+                    .cloned()
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let frames = if mine.len() == buffer.len() {
+                    shared.clone()
+                } else {
+                    render_batches(&key, &mine)
+                };
+                for frame in frames {
+                    if !sub.conn.send_data(true, frame.tail, frame.origin_ms) {
+                        lagged.push(*serial);
+                        break;
+                    }
+                    sub.last_queued = frame.last.or(sub.last_queued.take());
+                }
+            }
+            for serial in lagged {
+                self.drop_lagged(&mut state, &key, serial);
+            }
+        }
+    }
+
+    /// Ages out history and forgets channel ids nobody subscribes to and nothing is held for.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let limits = self.history;
+        let mut state = self.lock();
+        state.channels.retain(|_, channel| {
+            channel.history.resume(&[], now, limits);
+            !channel.subs.is_empty() || channel.history.len() > 0
+        });
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let state = self.lock();
+        let mut stats = HubStats {
+            channel_ids: state.channels.len(),
+            ..HubStats::default()
+        };
+        for (key, channel) in &state.channels {
+            *stats.subscriptions.entry(key.channel).or_default() += channel.subs.len();
+            stats.history_messages += channel.history.len();
+        }
+        stats
+    }
+
+    /// Lagged policy (beyond.md §1): drop the subscription and tell the client where it was.
+    fn drop_lagged(&self, state: &mut HubState, key: &ChannelKey, serial: u64) {
+        let Some(channel) = state.channels.get_mut(key) else {
+            return;
+        };
+        let Some(sub) = channel.subs.remove(&serial) else {
+            return;
+        };
+        if let Some(keys) = state.connections.get_mut(&serial) {
+            keys.remove(key);
+        }
+        metrics::counter!("socks_lagged_total", "channel" => key.channel.name()).increment(1);
+        tracing::info!(%key, connection_id = sub.conn.connection_id(), "subscriber lagged; unsubscribed");
+        let conn = &sub.conn;
+        conn.send_control(Render::lagged(
+            conn.connection_id(),
+            conn.next_message_id(),
+            key.channel.name(),
+            key.shown_id(),
+            sub.last_queued.as_ref(),
+        ));
+    }
+}
+
+fn remove_locked(state: &mut HubState, conn: u64, key: &ChannelKey) -> bool {
+    let removed = state
+        .connections
+        .get_mut(&conn)
+        .is_some_and(|keys| keys.remove(key));
+    if let Some(channel) = state.channels.get_mut(key) {
+        channel.subs.remove(&conn);
+    }
+    removed
+}
+
+/// Queues `replay` then the pending messages (past the floors) as individual `channel_data`
+/// frames and marks the subscription live. `true` if the connection's queue overflowed.
+fn go_live(sub: &mut Subscription, batch_from: u64, replay: Vec<Arc<Item>>) -> bool {
+    let pending = match std::mem::replace(&mut sub.phase, Phase::Active { batch_from }) {
+        Phase::Pending(queue) => queue,
+        Phase::Active { .. } => Vec::new(),
+    };
+    let replay_len = replay.len();
+    for (index, item) in replay.into_iter().chain(pending).enumerate() {
+        let replayed = index < replay_len;
+        if !replayed && !is_past_floors(&sub.floors, item.message.cursor.as_ref()) {
+            continue;
+        }
+        if !sub
+            .conn
+            .send_data(false, Arc::clone(&item.tail), item.message.origin_ms)
+        {
+            return true;
+        }
+        if item.message.cursor.is_some() {
+            sub.last_queued = item.message.cursor.clone();
+        }
+    }
+    false
+}
+
+/// Per stream, the later of the client's position and the latest this instance has seen.
+fn merge_floors(client: Vec<Cursor>, latest: Vec<Cursor>) -> Vec<Cursor> {
+    let mut floors = client;
+    for seen in latest {
+        match floors.iter_mut().find(|f| f.stream == seen.stream) {
+            Some(floor) if floor.epoch == seen.epoch && floor.seq < seen.seq => *floor = seen,
+            Some(_) => {}
+            None => floors.push(seen),
+        }
+    }
+    floors
+}
+
+/// One rendered `channel_batch_data` tail.
+#[derive(Clone)]
+struct BatchFrame {
+    tail: Arc<str>,
+    last: Option<Cursor>,
+    origin_ms: Option<i64>,
+}
+
+/// Groups `items` by version, subaccountNumber and stream/epoch (in order of first appearance)
+/// and renders one batch tail per group, contents in arrival order.
+fn render_batches(key: &ChannelKey, items: &[Arc<Item>]) -> Vec<BatchFrame> {
+    type GroupKey<'a> = (
+        &'a str,
+        Option<u32>,
+        Option<(&'a crate::protocol::StreamId, &'a str)>,
+    );
+    let mut groups: Vec<(GroupKey<'_>, Vec<&Item>)> = Vec::new();
+    for item in items {
+        let message = &item.message;
+        let group_key: GroupKey<'_> = (
+            &message.version,
+            message.subaccount_number,
+            message
+                .cursor
+                .as_ref()
+                .map(|c| (&c.stream, c.epoch.as_str())),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == group_key) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((group_key, vec![item])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((version, subaccount_number, _), members)| {
+            let mut contents = String::from("[");
+            for (i, member) in members.iter().enumerate() {
+                if i > 0 {
+                    contents.push(',');
+                }
+                contents.push_str(&member.message.contents);
+            }
+            contents.push(']');
+            let first = members.first().and_then(|m| m.message.cursor.as_ref());
+            let last = members.last().and_then(|m| m.message.cursor.as_ref());
+            let tail = data_tail(&DataTail {
+                id: key.shown_id(),
+                channel: key.channel.name(),
+                version,
+                contents: &contents,
+                subaccount_number,
+                seq: first.zip(last),
+            });
+            BatchFrame {
+                tail: tail.into(),
+                last: last.cloned(),
+                origin_ms: members.iter().filter_map(|m| m.message.origin_ms).min(),
+            }
+        })
+        .collect()
+}
