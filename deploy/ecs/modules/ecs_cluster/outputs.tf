@@ -1,6 +1,8 @@
 output "arn" {
   description = "ARN of the cluster."
   value       = aws_ecs_cluster.this.arn
+  # Services name capacity providers, which must be associated with the cluster first.
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
 }
 
 output "name" {
