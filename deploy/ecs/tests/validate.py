@@ -357,8 +357,11 @@ class Workspace:
     def __init__(self) -> None:
         manifest = tomllib.loads((REPO / "Cargo.toml").read_text())
         self.crates: dict[str, Crate] = {}
-        for member in manifest["workspace"]["members"]:
-            directory = REPO / member
+        excluded = {(REPO / e).resolve() for e in manifest["workspace"].get("exclude", [])}
+        members = [d for pattern in manifest["workspace"]["members"] for d in sorted(REPO.glob(pattern))]
+        for directory in members:
+            if directory.resolve() in excluded or not (directory / "Cargo.toml").exists():
+                continue
             package = tomllib.loads((directory / "Cargo.toml").read_text())
             name = package["package"]["name"]
             dependencies = set()
