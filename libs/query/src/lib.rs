@@ -1,0 +1,32 @@
+//! The read side shared by comlink (REST and GraphQL) and socks (subscription snapshots): every
+//! query of serve.md §4 and the response objects of §3, with the exact JSON shapes (§0) and the
+//! derived values (§3.8).
+//!
+//! Reads take the reader pool (`&PgPool`: the read replica when configured, otherwise the
+//! primary; the caller decides, e.g. for `minHeight`) and, for order-book and open-order state,
+//! Redis through [`indexer_cache::Cache`]. Ticker and clob-pair lookups use a
+//! [`markets::MarketsSnapshot`] from the process-wide [`markets::MarketCache`].
+//!
+//! Modules: [`json`] (value types), [`page`] (limits and pagination), [`blocks`], [`markets`],
+//! [`orderbook`], [`trades`], [`candles`], [`funding`], [`subaccounts`] (subaccounts, asset and
+//! perpetual positions), [`orders`], [`fills`], [`transfers`], [`pnl`].
+
+pub mod blocks;
+pub mod candles;
+mod error;
+pub mod fills;
+pub mod funding;
+pub mod json;
+pub mod markets;
+pub mod orderbook;
+pub mod orders;
+pub mod page;
+pub mod pnl;
+pub mod subaccounts;
+pub mod trades;
+pub mod transfers;
+
+pub use error::QueryError;
+pub use json::{IntString, IsoTime, Numeric, OrderedMap};
+pub use markets::{MarketCache, MarketsSnapshot, PerpetualMarketInfo};
+pub use page::{PageInfo, Paged, Pagination, API_LIMIT};
