@@ -50,6 +50,7 @@ pub struct Chain {
     price: u64,
     positions: [i64; 4],
     next_client_id: u32,
+    max_fills: u64,
 }
 
 struct TxBuilder {
@@ -141,7 +142,14 @@ impl Chain {
             price: 5_000_000_000,
             positions: [0; 4],
             next_client_id: 1,
+            max_fills: 3,
         }
+    }
+
+    /// Up to `n` fills per block (default 3).
+    pub fn with_max_fills(mut self, n: u64) -> Self {
+        self.max_fills = n;
+        self
     }
 
     /// The next block, encoded as on `to-ender`.
@@ -283,7 +291,7 @@ impl Chain {
                 })),
             },
         );
-        for _ in 0..self.rng.below(4) {
+        for _ in 0..self.rng.below(self.max_fills + 1) {
             self.fill(&mut b);
         }
         if self.rng.below(10) == 0 {
