@@ -96,6 +96,7 @@ impl Relay {
             match self.publish_batch().await {
                 Ok(0) => {
                     backoff = Duration::from_millis(100);
+                    metrics::gauge!("ender_outbox_backlog").set(0.0);
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = notify.notified() => {}
@@ -105,6 +106,11 @@ impl Relay {
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
                     tracing::warn!(%error, "outbox relay failed; retrying");
+                    if let Ok(mut conn) = self.pool.acquire().await {
+                        if let Ok(backlog) = indexer_store::write::outbox_backlog(&mut conn).await {
+                            metrics::gauge!("ender_outbox_backlog").set(backlog as f64);
+                        }
+                    }
                     metrics::counter!("ender_outbox_relay_failures_total").increment(1);
                     tokio::select! {
                         _ = shutdown.cancelled() => return,

@@ -132,6 +132,7 @@ async fn handle_until_done(
     shutdown: &CancellationToken,
 ) -> bool {
     let mut backoff = Duration::from_millis(200);
+    let first_attempt = Instant::now();
     loop {
         let started = Instant::now();
         let inputs = BlockInputs {
@@ -151,6 +152,10 @@ async fn handle_until_done(
             Err(Stop::Retry { height, source }) => {
                 metrics::counter!("ender_block_retries_total").increment(1);
                 tracing::warn!(height, error = %source, "block failed for an infrastructure reason; retrying");
+                // Stuck on one block longer than the lag budget: not ready.
+                if first_attempt.elapsed() > settings.max_lag {
+                    readiness.set_ready(READY_LAG, false);
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => return false,
                     _ = tokio::time::sleep(backoff) => {}

@@ -325,7 +325,7 @@ impl Chain {
                 r#type: 1,
             },
         );
-        if self.height % 60 == 0 {
+        if self.height.is_multiple_of(60) {
             b.end_block(
                 "funding_values",
                 ev::FundingEventV1 {
