@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use indexer_cache::orders::{OrderOp, PlaceOrder, RemovalStatus, RemoveOrder, UpdateOrder};
+use indexer_cache::orders::{
+    BookFacts, OrderOp, PlaceOrder, RemovalStatus, RemoveOrder, UpdateOrder,
+};
+use indexer_cache::BookSide;
 use indexer_domain::enums::order_flags;
 use indexer_domain::order_id;
 use indexer_domain::OrderStatus;
@@ -96,6 +99,16 @@ impl PlaceCommand {
             expiry,
             short_term: self.order.is_short_term(),
             pop_cached_update: self.is_confirmed_stateful(),
+            book_facts: BookFacts {
+                side: if self.indexer_order.side == 1 {
+                    BookSide::Buy
+                } else {
+                    BookSide::Sell
+                },
+                immediate: matches!(self.indexer_order.time_in_force, 1 | 3),
+                quantums: self.indexer_order.quantums,
+                price: self.redis_order.price.clone(),
+            },
         }
     }
 }

@@ -207,15 +207,16 @@ async fn read(
 }
 
 /// A processed batch on its way to the publisher.
-struct Done {
-    result: ProcessedBatch,
-    metas: Vec<MessageMeta>,
-    received: Vec<Instant>,
+pub struct Done {
+    pub result: ProcessedBatch,
+    pub metas: Vec<MessageMeta>,
+    /// When each message of the batch was received.
+    pub received: Vec<Instant>,
 }
 
 /// Forms batches of whatever is waiting and applies them, retrying a failed batch until it
 /// succeeds (re-applying a batch is safe: see README "Replays").
-async fn process(
+pub async fn process(
     processor: Processor,
     mut rx: mpsc::Receiver<Inbound>,
     tx: mpsc::Sender<Done>,

@@ -50,6 +50,13 @@ impl Keys {
         self.key(format_args!("v4/orderData/{order_uuid}"))
     }
 
+    /// Our addition: `<side><immediate><quantums>:<price>` of an open order (e.g.
+    /// `1025000000:50000`), written and deleted with the order so the scripts need not decode
+    /// the protobuf order on every update (see `scripts/common.lua`).
+    pub fn order_book_facts(&self, order_uuid: &str) -> String {
+        self.key(format_args!("v4/orderBookFacts/{order_uuid}"))
+    }
+
     /// Hash of open order ids of a subaccount.
     pub fn subaccount_order_ids(&self, subaccount_uuid: &str) -> String {
         self.key(format_args!("v4/subaccountOrderIds/{subaccount_uuid}"))

@@ -45,6 +45,31 @@ pub struct PlaceOrder {
     pub short_term: bool,
     /// Pop the cached stateful-order update of this order (stateful placements confirmed on chain).
     pub pop_cached_update: bool,
+    /// What the book needs of the order, stored beside it.
+    pub book_facts: BookFacts,
+}
+
+/// The order's side, whether it can rest, its size and its level's price, stored beside the
+/// order (`v4/orderBookFacts/<uuid>`) so updates need not decode the protobuf order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookFacts {
+    pub side: BookSide,
+    /// IOC / FOK: never rests.
+    pub immediate: bool,
+    pub quantums: u64,
+    /// Human price, exactly as in the `RedisOrder` (the level's hash field).
+    pub price: String,
+}
+
+impl BookFacts {
+    fn encode(&self) -> String {
+        let side = match self.side {
+            BookSide::Buy => '1',
+            BookSide::Sell => '2',
+        };
+        let immediate = if self.immediate { '1' } else { '0' };
+        format!("{side}{immediate}{}:{}", self.quantums, self.price)
+    }
 }
 
 /// Record a new absolute fill (`OrderUpdateV1`).
@@ -263,7 +288,8 @@ fn build_invocation(
                     .arg(flag_arg(u.cache_if_missing.is_some()))
                     .arg(u.cache_if_missing.as_deref().unwrap_or_default());
                 inv.key(keys.order(&u.order_uuid))
-                    .key(keys.order_data(&u.order_uuid));
+                    .key(keys.order_data(&u.order_uuid))
+                    .key(keys.order_book_facts(&u.order_uuid));
             }
             OrderOp::Remove(r) => {
                 inv.arg("R");
@@ -292,10 +318,12 @@ fn add_place(inv: &mut redis::ScriptInvocation<'static>, keys: &Keys, p: &PlaceO
         .arg(p.redis_order.as_slice())
         .arg(p.expiry)
         .arg(flag_arg(p.short_term))
-        .arg(flag_arg(p.pop_cached_update));
+        .arg(flag_arg(p.pop_cached_update))
+        .arg(p.book_facts.encode());
     inv.key(keys.order(&p.order_uuid))
         .key(keys.order_data(&p.order_uuid))
-        .key(keys.subaccount_order_ids(&p.subaccount_uuid));
+        .key(keys.subaccount_order_ids(&p.subaccount_uuid))
+        .key(keys.order_book_facts(&p.order_uuid));
 }
 
 fn add_remove(
@@ -316,7 +344,8 @@ fn add_remove(
     inv.key(keys.order(&r.order_uuid))
         .key(keys.order_data(&r.order_uuid))
         .key(keys.subaccount_order_ids(&r.subaccount_uuid))
-        .key(keys.state_filled_quantums(&r.order_uuid));
+        .key(keys.state_filled_quantums(&r.order_uuid))
+        .key(keys.order_book_facts(&r.order_uuid));
 }
 
 fn parse_batch(reply: Value, ops: &[OrderOp]) -> Result<AppliedBatch, ScriptReplyError> {

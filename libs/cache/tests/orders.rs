@@ -2,8 +2,8 @@
 
 use indexer_base::config::{Env, RedisSettings};
 use indexer_cache::orders::{
-    LevelChange, PlaceOrder, PlaceOutcome, RemovalStatus, RemoveOrder, RemoveOutcome, UpdateOrder,
-    UpdateOutcome,
+    BookFacts, LevelChange, PlaceOrder, PlaceOutcome, RemovalStatus, RemoveOrder, RemoveOutcome,
+    UpdateOrder, UpdateOutcome,
 };
 use indexer_cache::{apply_order_ops, book_snapshot, BookSide, Cache, OpOutcome, OrderOp};
 use indexer_proto::protocol::v1::{
@@ -81,6 +81,16 @@ fn place(o: &Order) -> OrderOp {
         expiry: o.expiry,
         short_term: true,
         pop_cached_update: false,
+        book_facts: BookFacts {
+            side: if o.side == 1 {
+                BookSide::Buy
+            } else {
+                BookSide::Sell
+            },
+            immediate: o.tif == 1 || o.tif == 3,
+            quantums: o.quantums,
+            price: o.price.to_string(),
+        },
     })
 }
 
@@ -592,5 +602,36 @@ async fn the_epoch_is_created_once_and_survives_until_redis_is_cleared() {
         .await
         .unwrap();
     assert_eq!(after.epoch, "E3");
+    cache.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn orders_stored_without_companion_facts_are_read_from_the_protobuf() {
+    let cache = fresh_cache().await;
+    let huge = 9_007_199_254_740_993u64;
+    let o = Order {
+        tif: 0,
+        ..order("o1", 2, huge, "50000.25")
+    };
+    one(&cache, place(&o)).await;
+    let _: () = redis::cmd("DEL")
+        .arg(cache.keys().order_book_facts("o1"))
+        .query_async(&mut cache.conn())
+        .await
+        .unwrap();
+    let level = level_of(&one(&cache, update("o1", 3)).await).unwrap();
+    assert_eq!(
+        (level.side, level.price.as_str(), level.size_quantums),
+        (BookSide::Sell, "50000.25", huge - 3)
+    );
+    let level = level_of(
+        &one(
+            &cache,
+            OrderOp::Remove(remove("o1", RemovalStatus::Canceled)),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(level.size_quantums, 0);
     cache.clear().await.unwrap();
 }

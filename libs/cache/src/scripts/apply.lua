@@ -3,12 +3,12 @@
 -- KEYS: 1 stream epoch, 2 cancelled orders, 3 best-effort cancelled orders, 4 order expiry,
 --       5 stateful order update ids, 6 stateful order updates,
 --       then 5 keys per market group (BUY levels, BUY lastUpdated, SELL levels, SELL lastUpdated,
---       order-book seq), then each operation's keys (P 3, U 2, R 4, X 4 + 3).
+--       order-book seq), then each operation's keys (P 4, U 3, R 5, X 5 + 4).
 -- ARGV: now ms, epoch candidate (stored if no epoch exists), market group count, op count, then
---       per operation its type letter and arguments (P 5, U 5, R 5, X 5 + 5).
+--       per operation its type letter and arguments (P 6, U 5, R 5, X 5 + 6).
 -- Returns {epoch, result per operation}.
-local KEY_COUNT = {P = 3, U = 2, R = 4, X = 7}
-local ARG_COUNT = {P = 5, U = 5, R = 5, X = 10}
+local KEY_COUNT = {P = 4, U = 3, R = 5, X = 9}
+local ARG_COUNT = {P = 6, U = 5, R = 5, X = 11}
 
 local function slice(list, from, count)
   local out = {}
@@ -52,8 +52,8 @@ for op = 1, op_count do
     result = remove_order(ctx, keys, args)
   elseif kind == 'X' then
     -- Replace: the old order leaves the book, then the new one is placed, in one step.
-    local removed = remove_order(ctx, slice(keys, 1, 4), slice(args, 1, 5))
-    local placed = place_order(ctx, slice(keys, 5, 3), slice(args, 6, 5))
+    local removed = remove_order(ctx, slice(keys, 1, 5), slice(args, 1, 5))
+    local placed = place_order(ctx, slice(keys, 6, 4), slice(args, 6, 6))
     result = {'X', removed, placed}
   else
     return redis.error_reply('unknown order operation ' .. tostring(kind))

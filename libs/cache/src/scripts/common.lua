@@ -126,6 +126,19 @@ local function book_facts(blob)
   return facts
 end
 
+-- The same facts from the compact companion string written at placement
+-- (`<side><immediate><quantums>:<price>`), falling back to decoding the order (an order stored
+-- by another writer has no companion).
+local function stored_facts(facts_text, blob)
+  if facts_text then
+    local side, immediate, quantums, price = string.match(facts_text, '^(%d)(%d)(%d+):(.*)$')
+    if side then
+      return {side = tonumber(side), tif = immediate == '1' and 1 or 0, quantums = big(quantums), price = price}
+    end
+  end
+  return book_facts(blob)
+end
+
 -- IOC (1) and fill-or-kill (3) orders never rest on the book.
 local function is_immediate(facts)
   return facts.tif == 1 or facts.tif == 3

@@ -1,6 +1,6 @@
 -- OrderRemove (ingest.md §5.5 steps 1-2 and the Redis half of 3-4): delete the order and take its
 -- remaining size out of its level; remember the id in a canceled set for 30 s.
--- keys: order, orderData, subaccount order ids, state filled quantums
+-- keys: order, orderData, subaccount order ids, state filled quantums, order book facts
 -- args: uuid, market group, removal status (1 best effort canceled, 2 canceled, 3 filled),
 --       stateful user cancel 0/1 (level message even for a zero change, no canceled set),
 --       expired-before height ('' unless the reason is INDEXER_EXPIRED)
@@ -18,19 +18,19 @@ local function remember_canceled(ctx, set_key, uuid)
 end
 
 local function remove_order(ctx, keys, args)
-  local order_key, data_key, subaccount_key, state_filled_key = keys[1], keys[2], keys[3], keys[4]
+  local order_key, data_key, subaccount_key, state_filled_key, facts_key = keys[1], keys[2], keys[3], keys[4], keys[5]
   local uuid, g, status, stateful_cancel, expired_before =
     args[1], tonumber(args[2]), args[3], args[4] == '1', args[5]
-  local current = redis.call('MGET', order_key, data_key, state_filled_key)
+  local current = redis.call('MGET', order_key, data_key, state_filled_key, facts_key)
   if not current[1] then return {'R', 'missing'} end
   local expiry, filled, resting = parse_order_data(current[2])
   if expired_before ~= '' and tonumber(expiry) >= tonumber(expired_before) then
     return {'R', 'not_expired'}
   end
-  redis.call('DEL', order_key, data_key)
+  redis.call('DEL', order_key, data_key, facts_key)
   redis.call('HDEL', subaccount_key, uuid)
   redis.call('ZREM', ctx.expiry_key, uuid)
-  local facts = book_facts(current[1])
+  local facts = stored_facts(current[4], current[1])
   local filled_b = big(filled)
   local exceeds, remaining = 0, {0, 0}
   local order = big_cmp(filled_b, facts.quantums)

@@ -1,13 +1,15 @@
 -- OrderUpdate (ingest.md §5.4): record the new absolute fill and move the order's remaining size
 -- into or within its price level. Replaying the same update computes a zero delta.
--- keys: order, orderData
+-- keys: order, orderData, order book facts
 -- args: uuid, market group, new total filled, cache if missing 0/1, encoded OrderUpdateV1
 -- result: {'U', outcome, old filled, old resting, side, price, level size, seq, new exceeds size,
 --          old exceeds size, clamped}; outcome: missing | cached | zero_delta | immediate | changed
 local function update_order(ctx, keys, args)
-  local order_key, data_key = keys[1], keys[2]
+  local data_key, facts_key = keys[2], keys[3]
   local uuid, g, new_filled, cache, encoded = args[1], tonumber(args[2]), args[3], args[4] == '1', args[5]
-  local current = redis.call('MGET', order_key, data_key)
+  -- orderData exists exactly when the order does; the order itself is only read if it has no
+  -- companion facts.
+  local current = redis.call('MGET', data_key, facts_key)
   if not current[1] then
     if cache then
       redis.call('ZADD', ctx.update_ids_key, ctx.now_ms, uuid)
@@ -16,9 +18,10 @@ local function update_order(ctx, keys, args)
     end
     return {'U', 'missing'}
   end
-  local expiry, old_filled, old_resting = parse_order_data(current[2])
+  local expiry, old_filled, old_resting = parse_order_data(current[1])
   redis.call('SET', data_key, expiry .. '_' .. new_filled .. '_true')
-  local facts = book_facts(current[1])
+  local facts
+  if current[2] then facts = stored_facts(current[2], nil) else facts = book_facts(redis.call('GET', keys[1])) end
   local size = facts.quantums
   local new_b, old_b = big(new_filled), big(old_filled)
   local new_exceeds, old_exceeds = 0, 0
