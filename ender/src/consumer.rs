@@ -139,10 +139,10 @@ impl Ender {
 
     /// Handles one message value.
     pub async fn handle(&mut self, payload: &[u8], inputs: BlockInputs) -> Result<Verdict, Stop> {
-        let raw = IndexerTendermintBlock::decode(payload).map_err(|e| Stop::BadBlock {
-            height: None,
-            reason: format!("not an IndexerTendermintBlock: {e}"),
-        })?;
+        let raw = match IndexerTendermintBlock::decode(payload) {
+            Ok(raw) => raw,
+            Err(e) => return self.undecodable(e).await,
+        };
         let height = raw.height;
         match gate(self.last_processed, self.gate.start_height, height) {
             Gate::Duplicate => return Ok(Verdict::Duplicate { height }),
@@ -207,6 +207,26 @@ impl Ender {
                 })
             }
         }
+    }
+
+    /// A message that is not a block at all has no height: `ENDER_SKIP_BLOCK` set to the next
+    /// expected height skips it (it stands where that block should be); otherwise it is bad.
+    async fn undecodable(&mut self, error: prost::DecodeError) -> Result<Verdict, Stop> {
+        let next = match self.last_processed {
+            Some(last) => u32::try_from(last + 1).ok(),
+            None => Some(self.gate.start_height),
+        };
+        if let (Some(skip), Some(next)) = (self.gate.skip_block, next) {
+            if skip == next {
+                tracing::warn!(height = next, "ENDER_SKIP_BLOCK: an undecodable message in place of block {next} is NOT applied");
+                self.skip(next).await?;
+                return Ok(Verdict::SkippedByOperator { height: next });
+            }
+        }
+        Err(Stop::BadBlock {
+            height: None,
+            reason: format!("not an IndexerTendermintBlock: {error}"),
+        })
     }
 
     async fn skip(&mut self, height: u32) -> Result<(), Stop> {

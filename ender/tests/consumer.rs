@@ -180,16 +180,33 @@ async fn a_malformed_block_stops_and_the_operator_can_skip_it() {
         ender.handle(&bad, BlockInputs::default()).await,
         Ok(Verdict::SkippedByOperator { height: 0 })
     ));
+    // Garbage in place of the next block (its height unknown) is skipped when ENDER_SKIP_BLOCK
+    // names the height expected next.
+    let mut ender = self::ender(
+        &db,
+        GateSettings {
+            start_height: 0,
+            skip_block: Some(1),
+        },
+    )
+    .await;
     assert!(matches!(
         ender
-            .handle(&block(1, vec![]), BlockInputs::default())
+            .handle(&[0xff, 0xff, 0x01], BlockInputs::default())
             .await,
-        Ok(Verdict::Processed { height: 1, .. })
+        Ok(Verdict::SkippedByOperator { height: 1 })
+    ));
+    let mut ender = self::ender(&db, GateSettings::default()).await;
+    assert!(matches!(
+        ender
+            .handle(&block(2, vec![]), BlockInputs::default())
+            .await,
+        Ok(Verdict::Processed { height: 2, .. })
     ));
     assert_eq!(
         count(db.pool(), "SELECT count(*) FROM blocks").await,
         1,
-        "the skipped block wrote no rows"
+        "the skipped blocks wrote no rows"
     );
     db.cleanup().await;
 }
