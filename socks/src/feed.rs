@@ -79,7 +79,14 @@ pub fn decode(
     markets: &Markets,
 ) -> Result<Vec<ChannelMessage>, DecodeError> {
     let proto = |e: prost::DecodeError| DecodeError::Protobuf(e.to_string());
-    let cursor = cursor_of(headers);
+    let mut cursor = cursor_of(headers);
+    // Only subaccount channel ids are written by two producers (ender and vulcan), each
+    // numbering its own stream; every other channel id has one stream, whatever `source` says.
+    if topic != Topic::ToWebsocketsSubaccounts {
+        if let Some(cursor) = &mut cursor {
+            cursor.stream.source = None;
+        }
+    }
     let origin_ms = headers
         .get_str(headers::ORIGIN_MS)
         .and_then(|v| v.parse().ok())
@@ -95,7 +102,7 @@ pub fn decode(
     let ticker = |clob_pair_id: &str| {
         markets
             .by_clob_pair(clob_pair_id)
-            .map(|m| Arc::clone(&m.ticker))
+            .map(|m| m.ticker.clone())
             .ok_or_else(|| DecodeError::UnknownClobPair(clob_pair_id.to_owned()))
     };
     match topic {

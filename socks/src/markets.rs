@@ -1,98 +1,94 @@
 //! The in-memory perpetual-market cache (serve.md §1): ticker validation for subscriptions and
 //! clobPairId → ticker for routing Kafka messages, refreshed from Postgres in the background so
-//! validation never waits on the database.
+//! validation never waits on the database. It is the query library's [`MarketCache`], the same
+//! one comlink uses, so snapshots and routing see the same markets.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use indexer_query::{MarketCache, MarketsSnapshot, PerpetualMarketInfo, QueryError};
 use sqlx::PgPool;
-
-/// What socks needs to know about one market.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarketInfo {
-    pub ticker: Arc<str>,
-    pub atomic_resolution: i32,
-}
 
 /// One consistent view of the markets.
 #[derive(Debug, Clone, Default)]
-pub struct Markets {
-    by_clob_pair: HashMap<String, MarketInfo>,
-    by_ticker: HashMap<Arc<str>, MarketInfo>,
-}
+pub struct Markets(Arc<MarketsSnapshot>);
 
 impl Markets {
-    /// From `(clobPairId, ticker, atomicResolution)` rows.
+    /// From `(clobPairId, ticker, atomicResolution)` (tests; the other parameters are typical).
     pub fn from_rows(rows: impl IntoIterator<Item = (i64, String, i32)>) -> Self {
-        let mut markets = Markets::default();
-        for (clob_pair_id, ticker, atomic_resolution) in rows {
-            let info = MarketInfo {
-                ticker: ticker.into(),
-                atomic_resolution,
-            };
-            markets
-                .by_ticker
-                .insert(Arc::clone(&info.ticker), info.clone());
-            markets.by_clob_pair.insert(clob_pair_id.to_string(), info);
-        }
-        markets
+        let markets = rows
+            .into_iter()
+            .enumerate()
+            .map(
+                |(index, (clob_pair_id, ticker, atomic_resolution))| PerpetualMarketInfo {
+                    id: index as i64,
+                    clob_pair_id,
+                    ticker,
+                    market_id: index as i32,
+                    status: "ACTIVE".into(),
+                    atomic_resolution,
+                    quantum_conversion_exponent: -9,
+                    subticks_per_tick: 10_000,
+                    step_base_quantums: 1_000_000,
+                    liquidity_tier_id: 0,
+                    market_type: "CROSS".into(),
+                },
+            )
+            .collect();
+        Markets(Arc::new(MarketsSnapshot::new(markets, Vec::new())))
     }
 
     pub fn has_ticker(&self, ticker: &str) -> bool {
-        self.by_ticker.contains_key(ticker)
+        self.0.by_ticker(ticker).is_some()
     }
 
-    pub fn by_ticker(&self, ticker: &str) -> Option<&MarketInfo> {
-        self.by_ticker.get(ticker)
+    pub fn by_ticker(&self, ticker: &str) -> Option<&PerpetualMarketInfo> {
+        self.0.by_ticker(ticker).map(|m| &**m)
     }
 
     /// The market of a clobPairId as carried by Kafka messages (decimal string).
-    pub fn by_clob_pair(&self, clob_pair_id: &str) -> Option<&MarketInfo> {
-        self.by_clob_pair.get(clob_pair_id)
+    pub fn by_clob_pair(&self, clob_pair_id: &str) -> Option<&PerpetualMarketInfo> {
+        let id: i64 = clob_pair_id.trim().parse().ok()?;
+        self.0.by_clob_pair_id(id).map(|m| &**m)
     }
 
-    pub fn tickers(&self) -> HashSet<Arc<str>> {
-        self.by_ticker.keys().cloned().collect()
+    /// The query library's view, for its read functions.
+    pub fn snapshot(&self) -> &MarketsSnapshot {
+        &self.0
     }
 
     pub fn len(&self) -> usize {
-        self.by_ticker.len()
+        self.0.markets().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_ticker.is_empty()
+        self.len() == 0
     }
 }
 
 /// The shared, refreshable market cache.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct MarketDirectory {
-    current: Arc<RwLock<Arc<Markets>>>,
+    cache: Arc<MarketCache>,
+}
+
+impl Default for MarketDirectory {
+    fn default() -> Self {
+        Self {
+            cache: Arc::new(MarketCache::from_snapshot(MarketsSnapshot::default())),
+        }
+    }
 }
 
 impl MarketDirectory {
-    pub fn new(markets: Markets) -> Self {
-        Self {
-            current: Arc::new(RwLock::new(Arc::new(markets))),
-        }
-    }
-
     /// The current view (cheap: an `Arc` clone).
-    pub fn get(&self) -> Arc<Markets> {
-        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    pub fn get(&self) -> Markets {
+        Markets(self.cache.snapshot())
     }
 
-    pub fn replace(&self, markets: Markets) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(markets);
-    }
-
-    /// Reloads from Postgres.
-    pub async fn refresh(&self, pool: &PgPool) -> Result<usize, sqlx::Error> {
-        let markets = load_markets(pool).await?;
-        let count = markets.len();
-        self.replace(markets);
-        Ok(count)
+    /// Reloads from Postgres; returns the number of markets.
+    pub async fn refresh(&self, pool: &PgPool) -> Result<usize, QueryError> {
+        Ok(self.cache.refresh(pool).await?.markets().len())
     }
 
     /// Refreshes every `interval` until the task is dropped; failures are logged and retried at
@@ -107,14 +103,4 @@ impl MarketDirectory {
             }
         }
     }
-}
-
-/// Every perpetual market's clobPairId, ticker and atomic resolution.
-pub async fn load_markets(pool: &PgPool) -> Result<Markets, sqlx::Error> {
-    let rows: Vec<(i64, String, i32)> = sqlx::query_as(
-        r#"SELECT "clobPairId", ticker, "atomicResolution" FROM perpetual_markets ORDER BY id"#,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(Markets::from_rows(rows))
 }

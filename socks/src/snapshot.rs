@@ -1,34 +1,44 @@
 //! Initial payloads (serve.md §5.6): the seam and the implementation that reads Redis and
-//! Postgres directly (serve.md D11) instead of calling comlink over HTTP.
+//! Postgres directly through the shared query library (serve.md D11), the same code comlink
+//! serves REST with, so `contents` are the REST bodies.
 //!
-//! Each snapshot carries the stream positions it reflects, read atomically with the state
-//! (beyond.md §1): the order book with its Redis seq in one script call, Postgres snapshots in one
-//! repeatable-read transaction with `channel_sequences` and the ender epoch.
-//!
-//! The shared read-query library (`libs/query`, being written for comlink) is meant to provide
-//! the REST-identical objects; until it exists, channels whose objects need it (trades, candles,
-//! markets, subaccounts) answer with the spec's fetch error. Swap [`StoreSnapshots`] for a
-//! `libs/query`-backed source when it lands: the rest of socks only sees [`SnapshotSource`].
+//! Each snapshot carries the stream positions it reflects (beyond.md §1):
+//! - the order book: levels, seq and epoch from one atomic Redis script call (exact);
+//! - Postgres-backed channels: ender's `channel_sequences` seq and epoch, read *before* the
+//!   snapshot. The snapshot then reflects at least that position, possibly a little more (a block
+//!   committed in between), so a client may receive an update its snapshot already contains,
+//!   never miss one. Exactness needs the query functions to run inside the caller's
+//!   repeatable-read transaction (they take a pool today).
+//! - subaccounts: ender's and vulcan's positions (two streams), both read before the snapshot;
+//! - parent subaccounts: none (their updates belong to the child streams).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use indexer_cache::{book_snapshot, BookSnapshot, Cache, StoredLevel};
-use indexer_domain::decimal::Decimal;
+use indexer_cache::Cache;
+use indexer_domain::CandleResolution;
+use indexer_query::candles::{candles, CandlesFilter};
+use indexer_query::orders::{orders, OrdersFilter};
+use indexer_query::subaccounts::{parent_subaccount, subaccount, SubaccountSelector};
+use indexer_query::trades::{trades, TradesFilter};
+use indexer_query::{blocks, markets, orderbook, Pagination, QueryError, API_LIMIT};
+use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::channels::{Channel, ChannelKey};
+use crate::channels::{subaccount_number, Channel, ChannelKey};
 use crate::hub::Snapshot;
 use crate::markets::MarketDirectory;
-use crate::protocol::{push_json_string, Cursor, StreamId};
+use crate::protocol::{Cursor, StreamId};
 
-/// `source` header value of vulcan's messages (the order-book stream).
+/// `source` header value of vulcan's subaccount messages.
 pub const VULCAN_SOURCE: &str = "vulcan";
 /// `source` header value of ender's messages.
 pub const ENDER_SOURCE: &str = "ender";
 
 /// Levels per side in an order-book snapshot (`API_ORDERBOOK_LEVELS_PER_SIDE_LIMIT`).
 const ORDERBOOK_LEVELS_PER_SIDE: usize = 100;
+/// Best-effort-canceled orders of the last this many blocks are part of a subaccount snapshot.
+const BEST_EFFORT_CANCELED_BLOCKS: i64 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -38,6 +48,18 @@ pub enum SnapshotError {
     /// Anything else: the error frame says "could not fetch data".
     #[error("{0}")]
     Failed(String),
+}
+
+impl From<QueryError> for SnapshotError {
+    fn from(error: QueryError) -> Self {
+        SnapshotError::Failed(error.to_string())
+    }
+}
+
+impl From<sqlx::Error> for SnapshotError {
+    fn from(error: sqlx::Error) -> Self {
+        SnapshotError::Failed(error.to_string())
+    }
 }
 
 /// Where initial payloads come from.
@@ -53,6 +75,10 @@ pub struct StoreSnapshots {
     pub markets: MarketDirectory,
 }
 
+fn json<T: Serialize>(value: &T) -> Result<String, SnapshotError> {
+    serde_json::to_string(value).map_err(|e| SnapshotError::Failed(e.to_string()))
+}
+
 impl StoreSnapshots {
     pub fn new(pool: PgPool, cache: Cache, markets: MarketDirectory) -> Arc<Self> {
         Arc::new(Self {
@@ -62,56 +88,266 @@ impl StoreSnapshots {
         })
     }
 
+    fn unknown_market(ticker: &str) -> SnapshotError {
+        SnapshotError::Failed(format!("{ticker} is not a known market"))
+    }
+
     async fn orderbook(&self, ticker: &str) -> Result<Snapshot, SnapshotError> {
         let markets = self.markets.get();
         let market = markets
             .by_ticker(ticker)
-            .ok_or_else(|| SnapshotError::Failed(format!("{ticker} is not a known market")))?;
-        let book = book_snapshot(&self.cache, ticker)
-            .await
-            .map_err(|e| SnapshotError::Failed(e.to_string()))?;
+            .ok_or_else(|| Self::unknown_market(ticker))?;
+        let book = orderbook::orderbook(&self.cache, market, ORDERBOOK_LEVELS_PER_SIDE).await?;
         let cursors = book
             .epoch
-            .as_ref()
             .map(|epoch| Cursor {
-                stream: StreamId {
-                    source: Some(VULCAN_SOURCE.into()),
-                    child: None,
-                },
-                epoch: epoch.clone(),
+                stream: StreamId::default(),
+                epoch,
                 seq: book.seq,
             })
             .into_iter()
             .collect();
         Ok(Snapshot {
-            contents: orderbook_contents(&book, market.atomic_resolution)?,
+            contents: json(&book.book)?,
             cursors,
         })
     }
 
     async fn block_height(&self) -> Result<Snapshot, SnapshotError> {
-        let failed = |e: sqlx::Error| SnapshotError::Failed(e.to_string());
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
-        let latest: Option<(i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            r#"SELECT "blockHeight", "time" FROM blocks ORDER BY "blockHeight" DESC LIMIT 1"#,
+        let cursors = self
+            .ender_cursor(Channel::BlockHeight, "v4_block_height", None)
+            .await?;
+        let latest = blocks::latest_block(&self.pool)
+            .await?
+            .ok_or_else(|| SnapshotError::Failed(blocks::NO_BLOCKS_FOUND.into()))?;
+        Ok(Snapshot {
+            contents: json(&latest)?,
+            cursors,
+        })
+    }
+
+    async fn trades(&self, ticker: &str) -> Result<Snapshot, SnapshotError> {
+        let clob_pair_id = self
+            .markets
+            .get()
+            .by_ticker(ticker)
+            .ok_or_else(|| Self::unknown_market(ticker))?
+            .clob_pair_id;
+        let cursors = self.ender_cursor(Channel::Trades, ticker, None).await?;
+        let page = trades(
+            &self.pool,
+            &TradesFilter {
+                clob_pair_id,
+                created_before_or_at_height: None,
+                created_before_or_at: None,
+                pagination: Pagination::new(API_LIMIT, None),
+            },
         )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed)?;
-        let (height, time) =
-            latest.ok_or_else(|| SnapshotError::Failed("no block indexed yet".into()))?;
-        let cursors = ender_cursor(&mut tx, Channel::BlockHeight, "v4_block_height").await?;
-        tx.commit().await.map_err(failed)?;
-        let mut contents = String::from("{\"height\":");
-        push_json_string(&mut contents, &height.to_string());
-        contents.push_str(",\"time\":");
-        push_json_string(&mut contents, &iso_millis(time));
+        .await?;
+        #[derive(Serialize)]
+        struct Body<T> {
+            trades: T,
+        }
+        Ok(Snapshot {
+            contents: json(&Body { trades: page.items })?,
+            cursors,
+        })
+    }
+
+    async fn candles(&self, id: &str) -> Result<Snapshot, SnapshotError> {
+        let (ticker, resolution) = id
+            .split_once('/')
+            .ok_or_else(|| SnapshotError::Failed(format!("bad candles id {id}")))?;
+        let resolution: CandleResolution = resolution
+            .parse()
+            .map_err(|_| SnapshotError::Failed(format!("bad candle resolution {resolution}")))?;
+        let cursors = self.ender_cursor(Channel::Candles, id, None).await?;
+        let rows = candles(
+            &self.pool,
+            ticker,
+            &CandlesFilter {
+                resolution,
+                limit: API_LIMIT,
+                from_iso: None,
+                to_iso: None,
+            },
+        )
+        .await?;
+        #[derive(Serialize)]
+        struct Body<T> {
+            candles: T,
+        }
+        Ok(Snapshot {
+            contents: json(&Body { candles: rows })?,
+            cursors,
+        })
+    }
+
+    async fn markets(&self) -> Result<Snapshot, SnapshotError> {
+        let cursors = self
+            .ender_cursor(Channel::Markets, "v4_markets", None)
+            .await?;
+        let body = markets::perpetual_markets(&self.pool, API_LIMIT).await?;
+        Ok(Snapshot {
+            contents: json(&body)?,
+            cursors,
+        })
+    }
+
+    /// `{"subaccount": …, "orders": […], "blockHeight": "…"}`, or `{}` when the subaccount
+    /// does not exist (serve.md §5.6).
+    async fn subaccount(&self, key: &ChannelKey) -> Result<Snapshot, SnapshotError> {
+        let (address, number) = split_subaccount_id(&key.id)?;
+        let parent = key.channel == Channel::ParentSubaccounts;
+        let mut cursors = Vec::new();
+        if !parent {
+            let source = Some(ENDER_SOURCE);
+            cursors.extend(
+                self.ender_cursor(Channel::Subaccounts, &key.id, source)
+                    .await?,
+            );
+            cursors.extend(self.vulcan_subaccount_cursor(address, number).await?);
+        }
+        let markets = self.markets.get();
+        let latest = blocks::latest_block(&self.pool)
+            .await?
+            .map_or(0, |block| block.height.0);
+        let subaccount = if parent {
+            parent_subaccount(&self.pool, markets.snapshot(), address, number)
+                .await
+                .map(|s| json(&s))
+        } else {
+            subaccount(&self.pool, markets.snapshot(), address, number)
+                .await
+                .map(|s| json(&s))
+        };
+        let subaccount = match subaccount {
+            Ok(text) => text?,
+            Err(QueryError::NotFound(_)) => {
+                return Ok(Snapshot {
+                    contents: "{}".into(),
+                    cursors,
+                })
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let selector = if parent {
+            SubaccountSelector::Parent {
+                address: address.to_owned(),
+                parent: number,
+            }
+        } else {
+            SubaccountSelector::Single {
+                address: address.to_owned(),
+                number,
+            }
+        };
+        let open = orders_filter(&["OPEN", "UNTRIGGERED", "BEST_EFFORT_OPENED"], None);
+        let canceled = orders_filter(
+            &["BEST_EFFORT_CANCELED"],
+            Some((latest - BEST_EFFORT_CANCELED_BLOCKS).max(1)),
+        );
+        let (mut list, recent_canceled) = tokio::try_join!(
+            orders(
+                &self.pool,
+                &self.cache,
+                markets.snapshot(),
+                &selector,
+                &open
+            ),
+            orders(
+                &self.pool,
+                &self.cache,
+                markets.snapshot(),
+                &selector,
+                &canceled
+            ),
+        )?;
+        list.extend(recent_canceled);
+        let mut contents = String::from("{\"subaccount\":");
+        contents.push_str(&subaccount);
+        contents.push_str(",\"orders\":");
+        contents.push_str(&json(&list)?);
+        contents.push_str(",\"blockHeight\":");
+        contents.push_str(&json(&latest.to_string())?);
         contents.push('}');
         Ok(Snapshot { contents, cursors })
+    }
+
+    /// Ender's position on a channel id (its `channel_sequences` row, 0 if none yet) with the
+    /// database epoch; nothing before ender processed its first block.
+    async fn ender_cursor(
+        &self,
+        channel: Channel,
+        id: &str,
+        source: Option<&str>,
+    ) -> Result<Vec<Cursor>, SnapshotError> {
+        let row: Option<(uuid::Uuid, Option<i64>)> = sqlx::query_as(
+            r#"SELECT p.epoch, s.seq FROM ender_progress p
+               LEFT JOIN channel_sequences s ON s.channel = $1 AND s.channel_id = $2"#,
+        )
+        .bind(channel.name())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|(epoch, seq)| Cursor {
+                stream: StreamId {
+                    source: source.map(str::to_owned),
+                    child: None,
+                },
+                epoch: epoch.to_string(),
+                seq: seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            })
+            .into_iter()
+            .collect())
+    }
+
+    /// Vulcan's position on a subaccount's channel id: its Redis counter and the stream epoch.
+    async fn vulcan_subaccount_cursor(
+        &self,
+        address: &str,
+        number: u32,
+    ) -> Result<Option<Cursor>, SnapshotError> {
+        let keys = self.cache.keys();
+        let (epoch, seq): (Option<String>, Option<u64>) = redis::cmd("MGET")
+            .arg(keys.stream_epoch())
+            .arg(keys.subaccount_vulcan_seq(address, number))
+            .query_async(&mut self.cache.conn())
+            .await
+            .map_err(|e| SnapshotError::Failed(e.to_string()))?;
+        Ok(epoch.map(|epoch| Cursor {
+            stream: StreamId {
+                source: Some(VULCAN_SOURCE.into()),
+                child: None,
+            },
+            epoch,
+            seq: seq.unwrap_or(0),
+        }))
+    }
+}
+
+fn split_subaccount_id(id: &str) -> Result<(&str, u32), SnapshotError> {
+    let number =
+        subaccount_number(id).ok_or_else(|| SnapshotError::Failed(format!("bad id {id}")))?;
+    let address = id.split('/').next().unwrap_or_default();
+    Ok((address, number))
+}
+
+fn orders_filter(statuses: &[&str], good_til_block_after: Option<i64>) -> OrdersFilter {
+    OrdersFilter {
+        clob_pair_id: None,
+        side: None,
+        order_type: None,
+        include_types: Vec::new(),
+        exclude_types: Vec::new(),
+        statuses: statuses.iter().map(|s| (*s).to_owned()).collect(),
+        good_til_block_before_or_at: None,
+        good_til_block_after,
+        good_til_block_time_before_or_at: None,
+        good_til_block_time_after: None,
+        descending: true,
+        limit: API_LIMIT,
     }
 }
 
@@ -121,173 +357,10 @@ impl SnapshotSource for StoreSnapshots {
         match key.channel {
             Channel::Orderbook => self.orderbook(&key.id).await,
             Channel::BlockHeight => self.block_height().await,
-            other => Err(SnapshotError::Failed(format!(
-                "no snapshot source for {other} yet (waits for libs/query)"
-            ))),
+            Channel::Trades => self.trades(&key.id).await,
+            Channel::Candles => self.candles(&key.id).await,
+            Channel::Markets => self.markets().await,
+            Channel::Subaccounts | Channel::ParentSubaccounts => self.subaccount(key).await,
         }
-    }
-}
-
-/// Ender's position on a channel id: its `channel_sequences` row and the database epoch. Empty
-/// when ender has not numbered anything for it (or processed no block) yet.
-async fn ender_cursor(
-    tx: &mut sqlx::PgConnection,
-    channel: Channel,
-    id: &str,
-) -> Result<Vec<Cursor>, SnapshotError> {
-    let failed = |e: sqlx::Error| SnapshotError::Failed(e.to_string());
-    let epoch: Option<(uuid::Uuid,)> = sqlx::query_as("SELECT epoch FROM ender_progress")
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed)?;
-    let Some((epoch,)) = epoch else {
-        return Ok(Vec::new());
-    };
-    let seq: Option<(i64,)> =
-        sqlx::query_as("SELECT seq FROM channel_sequences WHERE channel = $1 AND channel_id = $2")
-            .bind(channel.name())
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed)?;
-    Ok(vec![Cursor {
-        stream: StreamId {
-            source: Some(ENDER_SOURCE.into()),
-            child: None,
-        },
-        epoch: epoch.to_string(),
-        seq: seq.map_or(0, |(s,)| u64::try_from(s).unwrap_or(0)),
-    }])
-}
-
-/// `2024-05-01T12:00:00.000Z`.
-pub fn iso_millis(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-struct Level {
-    price: Decimal,
-    price_text: String,
-    quantums: i64,
-    last_updated: i64,
-}
-
-fn levels(stored: &[StoredLevel]) -> Result<Vec<Level>, SnapshotError> {
-    stored
-        .iter()
-        .filter(|l| l.size_quantums > 0)
-        .map(|l| {
-            Ok(Level {
-                price: Decimal::parse(&l.price)
-                    .map_err(|e| SnapshotError::Failed(format!("bad price level: {e}")))?,
-                price_text: l.price.clone(),
-                quantums: l.size_quantums,
-                last_updated: l.last_updated,
-            })
-        })
-        .collect()
-}
-
-/// The REST order book (serve.md §4.2.2): positive levels, sorted, uncrossed, 100 per side,
-/// sizes in human units.
-pub fn orderbook_contents(
-    book: &BookSnapshot,
-    atomic_resolution: i32,
-) -> Result<String, SnapshotError> {
-    let mut bids = levels(&book.bids)?;
-    let mut asks = levels(&book.asks)?;
-    bids.sort_by(|a, b| b.price.cmp(&a.price));
-    asks.sort_by(|a, b| a.price.cmp(&b.price));
-    let (mut bid_at, mut ask_at) = (0, 0);
-    while let (Some(bid), Some(ask)) = (bids.get(bid_at), asks.get(ask_at)) {
-        if bid.price < ask.price {
-            break;
-        }
-        if bid.last_updated > ask.last_updated || bid.quantums > ask.quantums {
-            ask_at += 1;
-        } else {
-            bid_at += 1;
-        }
-    }
-    let render = |side: &[Level]| {
-        let mut out = String::from("[");
-        for (i, level) in side.iter().take(ORDERBOOK_LEVELS_PER_SIDE).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"price\":");
-            push_json_string(&mut out, &level.price_text);
-            out.push_str(",\"size\":");
-            let size = Decimal::from_scaled(level.quantums, i64::from(atomic_resolution));
-            push_json_string(&mut out, &size.to_string());
-            out.push('}');
-        }
-        out.push(']');
-        out
-    };
-    Ok(format!(
-        "{{\"bids\":{},\"asks\":{}}}",
-        render(&bids[bid_at..]),
-        render(&asks[ask_at..])
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn level(price: &str, quantums: i64, last_updated: i64) -> StoredLevel {
-        StoredLevel {
-            price: price.into(),
-            size_quantums: quantums,
-            last_updated,
-        }
-    }
-
-    #[test]
-    fn orderbook_is_sorted_uncrossed_and_in_human_units() {
-        let book = BookSnapshot {
-            bids: vec![
-                level("100", 5_000_000_000, 10),
-                level("102", 1_000_000_000, 5),
-                level("99.5", 0, 10),
-            ],
-            asks: vec![level("101", 2_000_000_000, 7), level("103", 10_000_000, 1)],
-            seq: 4,
-            epoch: Some("e".into()),
-        };
-        // 102 bid (older, smaller) crosses the 101 ask: the bid goes. 100 < 101: uncrossed.
-        assert_eq!(
-            orderbook_contents(&book, -10).unwrap(),
-            r#"{"bids":[{"price":"100","size":"0.5"}],"asks":[{"price":"101","size":"0.2"},{"price":"103","size":"0.001"}]}"#
-        );
-    }
-
-    #[test]
-    fn a_newer_crossing_bid_removes_the_ask() {
-        let book = BookSnapshot {
-            bids: vec![level("101", 10, 9)],
-            asks: vec![level("101", 10, 8), level("102", 10, 8)],
-            seq: 0,
-            epoch: None,
-        };
-        assert_eq!(
-            orderbook_contents(&book, 0).unwrap(),
-            r#"{"bids":[{"price":"101","size":"10"}],"asks":[{"price":"102","size":"10"}]}"#
-        );
-    }
-
-    #[test]
-    fn empty_book() {
-        let book = BookSnapshot {
-            bids: vec![],
-            asks: vec![],
-            seq: 0,
-            epoch: None,
-        };
-        assert_eq!(
-            orderbook_contents(&book, -10).unwrap(),
-            r#"{"bids":[],"asks":[]}"#
-        );
     }
 }

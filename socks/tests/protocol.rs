@@ -38,7 +38,7 @@ async fn connected_subscribed_and_unsubscribed_frames() {
             "channel": "v4_orderbook", "id": "BTC-USD",
             "contents": {"bids": [{"price": "64000", "size": "0.5"}],
                          "asks": [{"price": "64010", "size": "0.001"}]},
-            "cursors": [{"stream": "vulcan", "epoch": "epoch-a", "seq": 12}]
+            "epoch": "epoch-a", "seq": 12
         })
     );
 
@@ -333,7 +333,7 @@ async fn unbatched_updates_carry_seq_and_drop_duplicates_and_what_the_snapshot_r
     let subscribed = client
         .subscribe(json!({"type": "subscribe", "channel": "v4_orderbook", "id": "BTC-USD"}))
         .await;
-    assert_eq!(subscribed["cursors"][0]["seq"], 2);
+    assert_eq!(subscribed["seq"], 2);
     let hub = &server.ctx.hub;
     // seq 2 is already in the snapshot; 3 is new; 3 again is a duplicate (outbox replay).
     hub.publish(book_update("BTC-USD", 2, "e1", "100", "1"));
@@ -345,7 +345,7 @@ async fn unbatched_updates_carry_seq_and_drop_duplicates_and_what_the_snapshot_r
         json!({"type": "channel_data", "connection_id": id, "message_id": 2,
                "id": "BTC-USD", "channel": "v4_orderbook", "version": "1.0.0",
                "contents": {"bids": [["101", "2"]]},
-               "stream": "vulcan", "epoch": "e1", "seq": 3})
+               "epoch": "e1", "seq": 3})
     );
     let next = client.next_json().await;
     assert_eq!(
@@ -384,7 +384,7 @@ async fn batched_subscribers_get_one_frame_per_flush_and_unbatched_one_per_messa
         json!({"type": "channel_batch_data", "connection_id": batched_id, "message_id": 2,
                "id": "BTC-USD", "channel": "v4_orderbook", "version": "1.0.0",
                "contents": [{"bids": [["101", "1"]]}, {"bids": [["102", "1"]]}, {"bids": [["103", "1"]]}],
-               "stream": "vulcan", "epoch": "e1", "seq": 3, "first_seq": 1})
+               "epoch": "e1", "seq": 3, "first_seq": 1})
     );
     // Nothing new: a flush sends nothing; the next message is in the next batch alone.
     hub.flush_batches();
@@ -404,11 +404,17 @@ async fn batches_are_split_by_version() {
     let subscribed = client
         .subscribe(json!({"type": "subscribe", "channel": "v4_markets", "batched": true}))
         .await;
-    // No markets snapshot source yet: the spec's fetch error.
-    assert_eq!(
-        subscribed["message"],
-        "Internal error, could not fetch data for subscription: v4_markets."
+    assert_eq!(subscribed["type"], "subscribed");
+    assert!(
+        subscribed.get("id").is_none(),
+        "v4_markets frames have no id"
     );
+    let tickers: Vec<&String> = subscribed["contents"]["markets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(tickers, ["BTC-USD", "ETH-USD"]);
     let subscribed = client
         .subscribe(json!({"type": "subscribe", "channel": "v4_orderbook", "id": "ETH-USD", "batched": true}))
         .await;
@@ -444,7 +450,7 @@ async fn resume_replays_on_a_hit_and_gives_a_fresh_snapshot_on_a_miss_or_epoch_c
     }
     let resume = |epoch: &str, seq: u64| {
         json!({"type": "subscribe", "channel": "v4_orderbook", "id": "BTC-USD",
-               "resume": {"stream": "vulcan", "epoch": epoch, "seq": seq}})
+               "resume": {"epoch": epoch, "seq": seq}})
     };
 
     // Hit: seqs 6..8 are held (4 kept: 5..8).
@@ -469,7 +475,7 @@ async fn resume_replays_on_a_hit_and_gives_a_fresh_snapshot_on_a_miss_or_epoch_c
     let answer = late.subscribe(resume("e1", 3)).await;
     assert_eq!(answer["recovered"], false);
     assert_eq!(answer["contents"], json!({"bids": [], "asks": []}));
-    assert_eq!(answer["cursors"][0]["seq"], 8);
+    assert_eq!(answer["seq"], 8);
 
     // Epoch changed (Redis was reset): fresh snapshot.
     let (mut other, _) = Client::connected(&server.url).await;

@@ -144,17 +144,15 @@ pub fn book_update(ticker: &str, seq: u64, epoch: &str, price: &str, size: &str)
         version: "1.0.0".into(),
         contents: format!(r#"{{"bids":[["{price}","{size}"]]}}"#).into(),
         subaccount_number: None,
-        cursor: Some(vulcan_cursor(epoch, seq)),
+        cursor: Some(book_cursor(epoch, seq)),
         origin_ms: None,
     }
 }
 
-pub fn vulcan_cursor(epoch: &str, seq: u64) -> Cursor {
+/// A position in a single-stream channel id (everything but subaccounts).
+pub fn book_cursor(epoch: &str, seq: u64) -> Cursor {
     Cursor {
-        stream: StreamId {
-            source: Some("vulcan".into()),
-            child: None,
-        },
+        stream: StreamId::default(),
         epoch: epoch.into(),
         seq,
     }
