@@ -502,6 +502,18 @@ impl<'s, 'c> Working<'s, 'c> {
         write.vaults = self.vaults.into_values().collect();
         write.candles = self.new_candles.iter().map(|c| c.to_row()).collect();
         write.outbox = messages::assemble(self.height, &self.time, self.pending);
+        // When the indexer received the block (Kafka timestamp), for end-to-end latency.
+        if let Some(ms) = self.state.message_timestamp_ms {
+            for message in write
+                .outbox
+                .iter_mut()
+                .filter(|m| m.topic.starts_with("to-websockets-"))
+            {
+                message
+                    .headers
+                    .push(("message_received_timestamp".to_owned(), ms.to_string()));
+            }
+        }
         if !self.state.settings.send_websocket_messages {
             write
                 .outbox

@@ -1279,3 +1279,19 @@ fn position_messages_carry_realized_and_unrealized_pnl() {
         (Some("0.2"), Some("0.2"), Some("OPEN"))
     );
 }
+
+#[test]
+fn websocket_messages_carry_source_and_the_receive_time() {
+    let caches = caches();
+    let mut state = State::new(&caches);
+    state.message_timestamp_ms = Some(1_704_067_230_123);
+    let outcome = run(&state, vec![]);
+    let block_height = &outcome.write.outbox[0];
+    assert_eq!(block_height.topic, topics::BLOCK_HEIGHT);
+    assert!(block_height
+        .headers
+        .contains(&("source".into(), "ender".into())));
+    assert!(block_height
+        .headers
+        .contains(&("message_received_timestamp".into(), "1704067230123".into())));
+}
