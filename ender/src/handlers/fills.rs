@@ -36,10 +36,8 @@ pub fn order_fill(
     let maker = fill.maker_order.as_ref().expect("validated");
     match fill.taker_order.as_ref().expect("validated") {
         TakerOrder::Order(taker) => {
-            let (_, maker_sub) = order_id(maker)?;
             let maker_uuid = order_uuid_of(maker)?;
             let taker_uuid = order_uuid_of(taker)?;
-            let _ = maker_sub;
             // Quirk Q1 fixed: the canceled status applies to both sides.
             let maker_canceled = w.canceled_status(&maker_uuid);
             let taker_canceled = w.canceled_status(&taker_uuid);
