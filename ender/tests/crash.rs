@@ -129,8 +129,24 @@ async fn sigkill_at_random_moments_neither_loses_nor_doubles_anything() {
     let mut child = spawn(&env);
     let mut heights_at_kills = Vec::new();
     while kills < KILLS {
-        // A fresh consumer group waits about 5 s to join; kill somewhere after that.
-        tokio::time::sleep(Duration::from_millis(4_000 + rng.below(4_000))).await;
+        // Kill only once this run has made progress (a fresh consumer group takes seconds to
+        // join, longer on a loaded machine), then after a random short delay: mid-ingestion.
+        let before = processed_height(db.pool()).await;
+        loop {
+            let now = processed_height(db.pool()).await;
+            if now > before || now == Some(i64::from(BLOCKS - 1)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ender made no progress; at {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if processed_height(db.pool()).await == Some(i64::from(BLOCKS - 1)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.below(600))).await;
         child.kill().unwrap();
         child.wait().unwrap();
         heights_at_kills.push(processed_height(db.pool()).await);
