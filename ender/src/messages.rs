@@ -313,6 +313,7 @@ pub fn market_json(market: &PerpetualMarket, tier: Option<&LiquidityTier>) -> Va
         "openInterest": dec(&market.open_interest),
         "baseOpenInterest": opt_dec(&market.base_open_interest),
         "defaultFundingRate1H": opt_dec(&market.default_funding_rate_1h),
+        "liquidityTierId": market.liquidity_tier_id,
     })
 }
 

@@ -1295,3 +1295,34 @@ fn websocket_messages_carry_source_and_the_receive_time() {
         .headers
         .contains(&("message_received_timestamp".into(), "1704067230123".into())));
 }
+
+#[test]
+fn stateful_orders_listed_in_the_skip_list_produce_nothing() {
+    use ev::stateful_order_event_v1::{Event, LongTermOrderPlacementV1};
+    let caches = caches();
+    let mut state = State::new(&caches);
+    let order = stateful_order(A, 77, order_flags::LONG_TERM, 1_000_000_000, 5_000_000_000);
+    state
+        .settings
+        .skip_stateful_order_uuids
+        .insert(ids::order_uuid(
+            ids::subaccount_uuid(A, 0),
+            77,
+            0,
+            order_flags::LONG_TERM,
+        ));
+    let outcome = run(
+        &state,
+        vec![tx_event(
+            "stateful_order",
+            0,
+            1,
+            stateful(Event::LongTermOrderPlacement(LongTermOrderPlacementV1 {
+                order: Some(order),
+            })),
+        )],
+    );
+    assert!(outcome.write.orders.is_empty());
+    assert!(vulcan_messages(&outcome).is_empty());
+    assert_eq!(outcome.notices[0].kind, "skipped_stateful_order");
+}
