@@ -182,6 +182,8 @@ where
 }
 
 fn count_sent(frames: u64, bytes: usize) {
+    // Frames written per flush: how deep the send queue was when the writer drained it.
+    metrics::histogram!("socks_write_batch_frames").record(frames as f64);
     metrics::counter!("socks_frames_sent_total").increment(frames);
     metrics::counter!("socks_bytes_sent_total").increment(bytes as u64);
 }

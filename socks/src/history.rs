@@ -139,9 +139,9 @@ impl<T: Sequenced> ChannelHistory<T> {
         }
     }
 
-    /// Whether nothing is held and no stream was ever seen (the channel id can be forgotten).
+    /// Whether no message is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.latest.is_empty()
+        self.entries.is_empty()
     }
 
     pub fn len(&self) -> usize {

@@ -407,7 +407,7 @@ impl Hub {
         let mut state = self.lock();
         state.channels.retain(|_, channel| {
             channel.history.resume(&[], now, limits);
-            !channel.subs.is_empty() || channel.history.len() > 0
+            !channel.subs.is_empty() || !channel.history.is_empty()
         });
     }
 

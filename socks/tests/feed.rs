@@ -90,7 +90,7 @@ async fn orderbook_topic_reaches_unbatched_and_batched_subscribers_without_dupli
     let sub = |batched: bool| json!({"type": "subscribe", "channel": "v4_orderbook", "id": "BTC-USD", "batched": batched});
     assert_eq!(single.subscribe(sub(false)).await["type"], "subscribed");
     assert_eq!(batched.subscribe(sub(true)).await["type"], "subscribed");
-    let level = |seq: u64, price: &str| {
+    let level = |price: &str| {
         OrderbookMessage {
             contents: format!(r#"{{"bids":[["{price}","0.5"]]}}"#),
             clob_pair_id: "0".into(),
@@ -103,7 +103,7 @@ async fn orderbook_topic_reaches_unbatched_and_batched_subscribers_without_dupli
         feed.send(
             Topic::ToWebsocketsOrderbooks,
             None,
-            level(seq, price),
+            level(price),
             sequenced(None, "r1", seq),
         )
         .await;
