@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use indexer_cache::orders::{LevelChange, OpOutcome, PlaceOutcome, RemoveOutcome, UpdateOutcome};
 use indexer_cache::BookSide;
 use indexer_domain::OrderStatus;
+use indexer_proto::off_chain_updates::off_chain_update_v1::UpdateMessage;
+use indexer_proto::off_chain_updates::{OffChainUpdateV1, OrderUpdateV1};
 use indexer_proto::protocol::v1::{IndexerOrderId, IndexerSubaccountId};
 use indexer_proto::redis::RedisOrder;
 use indexer_proto::shared::OrderRemovalReason;
@@ -205,9 +207,19 @@ fn decide_place(
     if o.replaced {
         d.events.push("place_replaced_order");
     }
-    if let Some(update) = &o.cached_update {
-        d.requeue = Some((p.order.id.clone(), update.clone()));
-        d.events.push("place_requeued_cached_update");
+    if let Some(cached) = &o.cached_update {
+        // The cache holds an `OrderUpdateV1` (as the reference stores it); `to-vulcan` carries
+        // `OffChainUpdateV1`.
+        match OrderUpdateV1::decode(cached.as_slice()) {
+            Ok(update) => {
+                let message = OffChainUpdateV1 {
+                    update_message: Some(UpdateMessage::OrderUpdate(update)),
+                };
+                d.requeue = Some((p.order.id.clone(), message.encode_to_vec()));
+                d.events.push("place_requeued_cached_update");
+            }
+            Err(_) => d.events.push("cached_update_undecodable"),
+        }
     }
     if !p.announces(o.placed, o.replaced) {
         return;
