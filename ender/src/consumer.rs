@@ -144,7 +144,14 @@ impl Ender {
             Err(e) => return self.undecodable(e).await,
         };
         let height = raw.height;
-        match gate(self.last_processed, self.gate.start_height, height) {
+        let mut verdict = gate(self.last_processed, self.gate.start_height, height);
+        if let Gate::Gap { .. } = verdict {
+            // Another instance (e.g. during a deployment) may have written blocks meanwhile:
+            // re-read the database once before calling it a gap (ingest.md §2.5).
+            self.reload(height).await?;
+            verdict = gate(self.last_processed, self.gate.start_height, height);
+        }
+        match verdict {
             Gate::Duplicate => return Ok(Verdict::Duplicate { height }),
             Gate::Gap { expected } => {
                 return Err(Stop::Gap {
@@ -227,6 +234,16 @@ impl Ender {
             height: None,
             reason: format!("not an IndexerTendermintBlock: {error}"),
         })
+    }
+
+    /// Re-reads the processed height and the caches from the database.
+    async fn reload(&mut self, height: u32) -> Result<(), Stop> {
+        let retry = |source: BlockError| Stop::Retry { height, source };
+        self.last_processed = indexer_store::last_processed_height(&self.pool)
+            .await
+            .map_err(|e| retry(e.into()))?;
+        self.caches = load_caches(&self.pool).await.map_err(retry)?;
+        Ok(())
     }
 
     async fn skip(&mut self, height: u32) -> Result<(), Stop> {

@@ -260,3 +260,29 @@ async fn a_block_contradicting_stored_rows_is_a_bad_block_not_a_retry() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn blocks_written_by_another_instance_are_seen_before_declaring_a_gap() {
+    let db = TestDb::new().await;
+    let mut first = ender(&db, GateSettings::default()).await;
+    let mut second = ender(&db, GateSettings::default()).await;
+    assert!(matches!(
+        first
+            .handle(
+                &block(0, vec![market_create(0, "BTC-USD")]),
+                BlockInputs::default()
+            )
+            .await,
+        Ok(Verdict::Processed { height: 0, .. })
+    ));
+    // The second instance started before block 0 was written: block 1 looks like a gap to it
+    // until it re-reads the database, and it then also sees the market block 0 created.
+    assert!(matches!(
+        second
+            .handle(&block(1, vec![]), BlockInputs::default())
+            .await,
+        Ok(Verdict::Processed { height: 1, .. })
+    ));
+    assert!(second.caches().markets.contains_key(&0));
+    db.cleanup().await;
+}
