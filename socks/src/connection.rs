@@ -105,7 +105,20 @@ async fn write_loop<S>(
         if batch.is_empty() {
             continue;
         }
-        match write_batch(&mut sink, &handle, &mut batch).await {
+        // A peer that stops reading blocks the write; past a heartbeat period and its timeout
+        // it counts as dead (the heartbeat cannot run while the writer is blocked).
+        let stall_limit = ctx.config.heartbeat_interval + ctx.config.heartbeat_timeout;
+        let written =
+            tokio::time::timeout(stall_limit, write_batch(&mut sink, &handle, &mut batch));
+        let Ok(written) = written.await else {
+            tracing::debug!(
+                connection_id = handle.connection_id(),
+                "writes stalled; dropping the connection"
+            );
+            metrics::counter!("socks_write_stalls_total").increment(1);
+            break;
+        };
+        match written {
             Ok(WriteEnd::Continue) => {}
             Ok(WriteEnd::Closed) => break,
             Err(error) => {

@@ -301,6 +301,10 @@ impl Hub {
         let limits = self.history;
         let mut state = self.lock();
         let key = message.key.clone();
+        // Unsequenced messages nobody listens to leave no trace (no history to keep).
+        if message.cursor.is_none() && !state.channels.contains_key(&key) {
+            return;
+        }
         let channel = state.channels.entry(key.clone()).or_default();
         if let Some(cursor) = &message.cursor {
             match channel.history.admit(cursor) {
@@ -326,6 +330,8 @@ impl Hub {
                 continue;
             }
             match &mut sub.phase {
+                // Waiting for its snapshot: bounded like the send queue it will go to.
+                Phase::Pending(queue) if queue.len() >= sub.conn.capacity() => lagged.push(*serial),
                 Phase::Pending(queue) => queue.push(Arc::clone(&item)),
                 Phase::Active { .. } if sub.batched => batched = true,
                 Phase::Active { .. } => {

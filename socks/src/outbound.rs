@@ -60,6 +60,11 @@ impl ConnectionHandle {
         })
     }
 
+    /// Data frames that may wait before the connection counts as lagging.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Process-unique number of this connection (registry key).
     pub fn serial(&self) -> u64 {
         self.serial
