@@ -195,18 +195,19 @@ impl Ender {
                     committed: Box::new(committed),
                 })
             }
-            Err(error) if error.is_bad_input() => Err(Stop::BadBlock {
-                height: Some(height),
-                reason: error.to_string(),
-            }),
             Err(error) => {
-                // The block may have been written by another instance, or the caches may be
-                // stale after a failure: reload both before the retry.
-                if let Ok(caches) = load_caches(&self.pool).await {
-                    self.caches = caches;
+                // The block may have been committed by another instance meanwhile (then the
+                // failure is a duplicate key, not bad input), and the caches may be stale:
+                // reload both before judging.
+                let reloaded = self.reload(height).await;
+                if reloaded.is_ok() && self.last_processed >= Some(i64::from(height)) {
+                    return Ok(Verdict::Duplicate { height });
                 }
-                if let Ok(last) = indexer_store::last_processed_height(&self.pool).await {
-                    self.last_processed = last;
+                if error.is_bad_input() {
+                    return Err(Stop::BadBlock {
+                        height: Some(height),
+                        reason: error.to_string(),
+                    });
                 }
                 Err(Stop::Retry {
                     height,

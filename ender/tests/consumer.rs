@@ -286,3 +286,23 @@ async fn blocks_written_by_another_instance_are_seen_before_declaring_a_gap() {
     assert!(second.caches().markets.contains_key(&0));
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_block_committed_by_another_instance_meanwhile_is_a_duplicate_not_a_bad_block() {
+    let db = TestDb::new().await;
+    let mut first = ender(&db, GateSettings::default()).await;
+    let mut second = ender(&db, GateSettings::default()).await;
+    let genesis = block(0, vec![market_create(0, "BTC-USD")]);
+    assert!(matches!(
+        first.handle(&genesis, BlockInputs::default()).await,
+        Ok(Verdict::Processed { height: 0, .. })
+    ));
+    // The second instance still believes the database is empty: its write collides with the
+    // committed block, which it then recognises.
+    assert!(matches!(
+        second.handle(&genesis, BlockInputs::default()).await,
+        Ok(Verdict::Duplicate { height: 0 })
+    ));
+    assert_eq!(count(db.pool(), "SELECT count(*) FROM markets").await, 1);
+    db.cleanup().await;
+}
