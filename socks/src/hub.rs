@@ -565,3 +565,135 @@ fn render_batches(key: &ChannelKey, items: &[Arc<Item>]) -> Vec<BatchFrame> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::Outgoing;
+    use crate::protocol::StreamId;
+
+    fn key() -> ChannelKey {
+        ChannelKey::new(Channel::Orderbook, "BTC-USD")
+    }
+
+    fn update(seq: u64) -> ChannelMessage {
+        ChannelMessage {
+            key: key(),
+            version: "1.0.0".into(),
+            contents: format!(r#"{{"bids":[["{seq}","1"]]}}"#).into(),
+            subaccount_number: None,
+            cursor: Some(cursor(seq)),
+            origin_ms: None,
+        }
+    }
+
+    fn cursor(seq: u64) -> Cursor {
+        Cursor {
+            stream: StreamId::default(),
+            epoch: "e".into(),
+            seq,
+        }
+    }
+
+    /// What the connection would write: ("text" | "data" | "batch", seqs in the frame).
+    fn drained(conn: &ConnectionHandle) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        conn.drain_into(&mut out);
+        out.into_iter()
+            .map(|frame| match frame {
+                Outgoing::Text(text) => ("text", text),
+                Outgoing::Data {
+                    batch: false, tail, ..
+                } => ("data", tail.to_string()),
+                Outgoing::Data {
+                    batch: true, tail, ..
+                } => ("batch", tail.to_string()),
+                Outgoing::Close { reason, .. } => ("close", reason),
+            })
+            .collect()
+    }
+
+    fn seq_of(tail: &str) -> u64 {
+        let json: serde_json::Value = serde_json::from_str(&format!("{{{tail}")).unwrap();
+        json["seq"].as_u64().unwrap()
+    }
+
+    #[test]
+    fn messages_during_the_snapshot_follow_subscribed_one_by_one_past_its_seq() {
+        let hub = Hub::new(HistoryLimits::default());
+        let conn = ConnectionHandle::new(1, "c".into(), 100);
+        assert_eq!(hub.begin_subscribe(&conn, &key(), true), Begin::Registered);
+        for seq in 1..=4 {
+            hub.publish(update(seq));
+        }
+        let snapshot = Snapshot {
+            contents: "{}".into(),
+            cursors: vec![cursor(2)],
+        };
+        assert!(hub.activate(&conn, &key(), 1, snapshot, None));
+        let frames = drained(&conn);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].0, "text");
+        assert!(frames[0].1.contains(r#""type":"subscribed""#));
+        // Even a batched subscription gets these as individual frames (serve.md §5.6).
+        assert_eq!(frames[1].0, "data");
+        assert_eq!((seq_of(&frames[1].1), seq_of(&frames[2].1)), (3, 4));
+        // They are not sent again by the next flush.
+        hub.flush_batches();
+        assert!(drained(&conn).is_empty());
+        hub.publish(update(5));
+        hub.flush_batches();
+        let frames = drained(&conn);
+        assert_eq!(frames.len(), 1);
+        assert_eq!((frames[0].0, seq_of(&frames[0].1)), ("batch", 5));
+    }
+
+    #[test]
+    fn a_subscription_removed_while_pending_is_not_activated() {
+        let hub = Hub::new(HistoryLimits::default());
+        let conn = ConnectionHandle::new(1, "c".into(), 100);
+        hub.begin_subscribe(&conn, &key(), false);
+        assert!(hub.unsubscribe(1, &key()));
+        let snapshot = Snapshot {
+            contents: "{}".into(),
+            cursors: vec![],
+        };
+        assert!(!hub.activate(&conn, &key(), 1, snapshot, None));
+        assert!(drained(&conn).is_empty());
+        assert_eq!(hub.count(1, Channel::Orderbook), 0);
+    }
+
+    #[test]
+    fn a_pending_queue_beyond_the_send_capacity_counts_as_lagged() {
+        let hub = Hub::new(HistoryLimits::default());
+        let conn = ConnectionHandle::new(1, "c".into(), 2);
+        hub.begin_subscribe(&conn, &key(), false);
+        for seq in 1..=3 {
+            hub.publish(update(seq));
+        }
+        let frames = drained(&conn);
+        assert_eq!(frames.len(), 1);
+        assert!(
+            frames[0].1.contains(r#""message":"lagged""#),
+            "{}",
+            frames[0].1
+        );
+        assert_eq!(hub.count(1, Channel::Orderbook), 0);
+    }
+
+    #[test]
+    fn removing_a_connection_forgets_its_subscriptions_and_sweep_forgets_idle_channels() {
+        let hub = Hub::new(HistoryLimits {
+            max_messages: 10,
+            max_age: std::time::Duration::ZERO,
+        });
+        let conn = ConnectionHandle::new(7, "c".into(), 10);
+        hub.begin_subscribe(&conn, &key(), false);
+        hub.publish(update(1));
+        hub.remove_connection(7);
+        assert_eq!(hub.count(7, Channel::Orderbook), 0);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        hub.sweep();
+        assert_eq!(hub.stats().channel_ids, 0);
+    }
+}
