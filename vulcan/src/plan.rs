@@ -404,3 +404,139 @@ fn plan_replace(x: &OrderReplaceV1, markets: &Markets) -> Result<Command, Reject
     };
     Ok(Command::Replace { remove, place })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexer_domain::MarketParams;
+
+    fn markets() -> Markets {
+        Markets::new([Market {
+            clob_pair_id: 0,
+            ticker: "BTC-USD".into(),
+            params: MarketParams {
+                atomic_resolution: -10,
+                quantum_conversion_exponent: -9,
+                subticks_per_tick: 100_000,
+                step_base_quantums: 1_000_000,
+            },
+        }])
+    }
+
+    fn id(flags: u32, clob_pair_id: u32) -> IndexerOrderId {
+        IndexerOrderId {
+            subaccount_id: Some(IndexerSubaccountId {
+                owner: "dydx1x".into(),
+                number: 0,
+            }),
+            client_id: 1,
+            order_flags: flags,
+            clob_pair_id,
+        }
+    }
+
+    fn remove(flags: u32, reason: i32, status: i32) -> OffChainUpdateV1 {
+        OffChainUpdateV1 {
+            update_message: Some(UpdateMessage::OrderRemove(OrderRemoveV1 {
+                removed_order_id: Some(id(flags, 0)),
+                reason,
+                removal_status: status,
+                time_stamp: None,
+            })),
+        }
+    }
+
+    #[test]
+    fn placements_store_the_human_price_and_size() {
+        let order = IndexerOrder {
+            order_id: Some(id(0, 0)),
+            side: 1,
+            quantums: 1_000_000_000,
+            subticks: 5_000_000_000,
+            good_til_oneof: Some(GoodTilOneof::GoodTilBlock(9)),
+            ..Default::default()
+        };
+        let update = OffChainUpdateV1 {
+            update_message: Some(UpdateMessage::OrderPlace(OrderPlaceV1 {
+                order: Some(order),
+                placement_status: 1,
+                time_stamp: None,
+            })),
+        };
+        let Command::Place(p) = plan(&update, &markets(), None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                p.redis_order.price.as_str(),
+                p.redis_order.size.as_str(),
+                p.redis_order.ticker.as_str()
+            ),
+            ("50000", "0.1", "BTC-USD")
+        );
+        assert!(p.best_effort && p.announces(true, false) && !p.announces(false, false));
+    }
+
+    #[test]
+    fn unknown_markets_and_empty_messages_are_rejected() {
+        let update = OffChainUpdateV1 {
+            update_message: Some(UpdateMessage::OrderUpdate(OrderUpdateV1 {
+                order_id: Some(id(0, 5)),
+                total_filled_quantums: 1,
+            })),
+        };
+        assert!(plan(&update, &markets(), None)
+            .unwrap_err()
+            .0
+            .contains("unknown market"));
+        assert!(plan(
+            &OffChainUpdateV1 {
+                update_message: None
+            },
+            &markets(),
+            None
+        )
+        .is_err());
+        assert!(plan(&remove(0, 0, 1), &markets(), None)
+            .unwrap_err()
+            .0
+            .contains("reason"));
+    }
+
+    #[test]
+    fn indexer_expiry_needs_a_short_term_order_and_a_block_height() {
+        let expired = OrderRemovalReason::IndexerExpired as i32;
+        assert_eq!(
+            plan(&remove(64, expired, 2), &markets(), Some(10)).unwrap(),
+            Command::Ignore("indexer_expired_not_short_term")
+        );
+        assert_eq!(
+            plan(&remove(0, expired, 2), &markets(), None).unwrap(),
+            Command::Ignore("indexer_expired_no_block_height")
+        );
+        let Command::Remove(r) = plan(&remove(0, expired, 2), &markets(), Some(10)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.expired_before, Some(10));
+    }
+
+    #[test]
+    fn only_on_chain_user_cancels_of_stateful_orders_take_the_stateful_path() {
+        let canceled = OrderRemovalReason::UserCanceled as i32;
+        let Command::Remove(r) = plan(&remove(64, canceled, 2), &markets(), None).unwrap() else {
+            panic!()
+        };
+        assert!(r.stateful_user_cancel);
+        let Command::Remove(r) = plan(&remove(64, canceled, 1), &markets(), None).unwrap() else {
+            panic!()
+        };
+        assert!(
+            !r.stateful_user_cancel,
+            "best-effort cancels are ordinary removals"
+        );
+        let Command::Remove(r) = plan(&remove(0, canceled, 2), &markets(), None).unwrap() else {
+            panic!()
+        };
+        assert!(!r.stateful_user_cancel);
+    }
+}
