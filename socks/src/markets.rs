@@ -16,26 +16,7 @@ pub struct Markets(Arc<MarketsSnapshot>);
 impl Markets {
     /// From `(clobPairId, ticker, atomicResolution)` (tests; the other parameters are typical).
     pub fn from_rows(rows: impl IntoIterator<Item = (i64, String, i32)>) -> Self {
-        let markets = rows
-            .into_iter()
-            .enumerate()
-            .map(
-                |(index, (clob_pair_id, ticker, atomic_resolution))| PerpetualMarketInfo {
-                    id: index as i64,
-                    clob_pair_id,
-                    ticker,
-                    market_id: index as i32,
-                    status: "ACTIVE".into(),
-                    atomic_resolution,
-                    quantum_conversion_exponent: -9,
-                    subticks_per_tick: 10_000,
-                    step_base_quantums: 1_000_000,
-                    liquidity_tier_id: 0,
-                    market_type: "CROSS".into(),
-                },
-            )
-            .collect();
-        Markets(Arc::new(MarketsSnapshot::new(markets, Vec::new())))
+        Markets(Arc::new(snapshot_from_rows(rows)))
     }
 
     pub fn has_ticker(&self, ticker: &str) -> bool {
@@ -66,6 +47,29 @@ impl Markets {
     }
 }
 
+fn snapshot_from_rows(rows: impl IntoIterator<Item = (i64, String, i32)>) -> MarketsSnapshot {
+    let markets = rows
+        .into_iter()
+        .enumerate()
+        .map(
+            |(index, (clob_pair_id, ticker, atomic_resolution))| PerpetualMarketInfo {
+                id: index as i64,
+                clob_pair_id,
+                ticker,
+                market_id: index as i32,
+                status: "ACTIVE".into(),
+                atomic_resolution,
+                quantum_conversion_exponent: -9,
+                subticks_per_tick: 10_000,
+                step_base_quantums: 1_000_000,
+                liquidity_tier_id: 0,
+                market_type: "CROSS".into(),
+            },
+        )
+        .collect();
+    MarketsSnapshot::new(markets, Vec::new())
+}
+
 /// The shared, refreshable market cache.
 #[derive(Clone)]
 pub struct MarketDirectory {
@@ -81,6 +85,13 @@ impl Default for MarketDirectory {
 }
 
 impl MarketDirectory {
+    /// A cache holding these markets until the first refresh (benchmarks, tools).
+    pub fn from_rows(rows: impl IntoIterator<Item = (i64, String, i32)>) -> Self {
+        Self {
+            cache: Arc::new(MarketCache::from_snapshot(snapshot_from_rows(rows))),
+        }
+    }
+
     /// The current view (cheap: an `Arc` clone).
     pub fn get(&self) -> Markets {
         Markets(self.cache.snapshot())

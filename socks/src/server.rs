@@ -21,6 +21,9 @@ use crate::outbound::ConnectionHandle;
 use crate::protocol::{close_codes, texts};
 use crate::snapshot::SnapshotSource;
 
+/// Bytes read from a socket at a time. Client frames are small (subscribe requests); the library
+/// default (128 KiB) would cost that much memory per connection.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a client may take to complete the websocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often history is aged out and the gauges are refreshed.
@@ -145,6 +148,7 @@ async fn accept(
 ) {
     let _ = stream.set_nodelay(true);
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(ctx.config.max_frame_bytes))
         .max_frame_size(Some(ctx.config.max_frame_bytes));
     let ws = match tokio::time::timeout(
