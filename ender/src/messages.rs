@@ -437,17 +437,10 @@ fn block_height_message(height: u32, block_time: &DateTime<Utc>) -> OutboxMessag
 /// Fill messages of the same order keep only the last one, carrying every fill of the order in
 /// processing order; then everything is sorted by (transaction index, event index).
 fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<SubaccountPending> {
-    let mut fills_by_order: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    // The message that survives for each order: the one of its latest event.
     let mut last_by_order: HashMap<Uuid, usize> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
         if let Some(order) = m.fill_of_order {
-            let fills = m
-                .contents
-                .get("fills")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            fills_by_order.entry(order).or_default().extend(fills);
             let replace = last_by_order.get(&order).is_none_or(|&j| {
                 (m.transaction_index, m.event_index)
                     >= (messages[j].transaction_index, messages[j].event_index)
@@ -457,21 +450,35 @@ fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<Subaccount
             }
         }
     }
-    let mut kept: Vec<SubaccountPending> = messages
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, mut m)| match m.fill_of_order {
-            Some(order) if last_by_order[&order] != i => None,
-            Some(order) => {
-                m.contents.insert(
-                    "fills".into(),
-                    Value::Array(fills_by_order.remove(&order).unwrap_or_default()),
-                );
-                Some(m)
+    // Fills of the dropped messages, moved (not copied) onto the surviving one, in processing
+    // order. Orders with a single fill message, the common case, move nothing.
+    let mut fills_by_order: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    let mut kept: Vec<SubaccountPending> = Vec::with_capacity(messages.len());
+    for (i, mut m) in messages.into_iter().enumerate() {
+        match m.fill_of_order {
+            Some(order) if last_by_order[&order] != i => {
+                if let Some(Value::Array(fills)) = m.contents.remove("fills") {
+                    fills_by_order.entry(order).or_default().extend(fills);
+                }
             }
-            None => Some(m),
-        })
-        .collect();
+            _ => kept.push(m),
+        }
+    }
+    for m in &mut kept {
+        let Some(earlier) = m
+            .fill_of_order
+            .and_then(|order| fills_by_order.remove(&order))
+        else {
+            continue;
+        };
+        let own = match m.contents.remove("fills") {
+            Some(Value::Array(own)) => own,
+            _ => Vec::new(),
+        };
+        let mut all = earlier;
+        all.extend(own);
+        m.contents.insert("fills".into(), Value::Array(all));
+    }
     kept.sort_by_key(|m| (m.transaction_index, m.event_index));
     kept
 }
