@@ -31,6 +31,12 @@ pub struct Candle {
     pub orderbook_mid_price_close: Option<Numeric>,
 }
 
+/// `{"candles": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CandlesResponse {
+    pub candles: Vec<Candle>,
+}
+
 /// Filters of `GET /v4/candles/perpetualMarkets/{ticker}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandlesFilter {

@@ -56,6 +56,23 @@ pub struct Fill {
     pub position_side_before: Option<String>,
 }
 
+/// `{"fills": [...]}` plus the pagination keys when paged.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FillsResponse {
+    pub fills: Vec<Fill>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub page: Option<crate::page::PageInfo>,
+}
+
+impl From<Paged<Fill>> for FillsResponse {
+    fn from(paged: Paged<Fill>) -> Self {
+        Self {
+            fills: paged.items,
+            page: paged.page,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 #[sqlx(rename_all = "camelCase")]
 struct FillRow {

@@ -86,6 +86,13 @@ pub struct HistoricalFunding {
     pub effective_at_height: IntString,
 }
 
+/// `{"historicalFunding": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoricalFundingResponse {
+    pub historical_funding: Vec<HistoricalFunding>,
+}
+
 /// Filters of `GET /v4/historicalFunding/{ticker}`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistoricalFundingFilter {

@@ -14,7 +14,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Encode, Postgres, Type};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type as SchemaType};
 use utoipa::openapi::{KnownFormat, RefOr};
@@ -81,10 +81,47 @@ impl Type<Postgres> for Numeric {
 }
 
 impl<'r> Decode<'r, Postgres> for Numeric {
+    /// Decodes with the column's display scale. (sqlx's own `BigDecimal` decoding drops it and
+    /// rounds the scale up to a multiple of four: `25.5` would come back as `25.5000`.)
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        let decimal = <BigDecimal as Decode<Postgres>>::decode(value)?;
-        Ok(Numeric(Decimal::from(decimal)))
+        match value.format() {
+            PgValueFormat::Binary => decode_binary_numeric(value.as_bytes()?).map(Numeric),
+            PgValueFormat::Text => Ok(Numeric(Decimal::parse(value.as_str()?)?)),
+        }
     }
+}
+
+/// Postgres' binary `numeric`: ndigits, weight, sign, dscale (16 bits each), then base-10000
+/// digits, most significant first; the value is Σ digit × 10000^(weight − i).
+fn decode_binary_numeric(bytes: &[u8]) -> Result<Decimal, BoxDynError> {
+    const POSITIVE: u16 = 0x0000;
+    const NEGATIVE: u16 = 0x4000;
+    let word = |index: usize| -> Result<u16, BoxDynError> {
+        bytes
+            .get(index * 2..index * 2 + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| "truncated numeric".into())
+    };
+    let ndigits = usize::from(word(0)?);
+    let weight = i64::from(word(1)? as i16);
+    let sign = word(2)?;
+    let dscale = u32::from(word(3)?);
+    if sign != POSITIVE && sign != NEGATIVE {
+        return Err("numeric NaN or infinity cannot be a decimal".into());
+    }
+    let mut digits = num_bigint::BigInt::from(0);
+    for index in 0..ndigits {
+        let digit = word(4 + index)?;
+        if digit >= 10_000 {
+            return Err("numeric digit out of range".into());
+        }
+        digits = digits * 10_000 + digit;
+    }
+    if sign == NEGATIVE {
+        digits = -digits;
+    }
+    let exponent = 4 * (weight - ndigits as i64 + 1);
+    Ok(Decimal::from_scaled(digits, exponent).round(dscale))
 }
 
 impl PartialSchema for Numeric {
@@ -323,6 +360,36 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Numeric::stored(d("0.0001"))).unwrap(),
             "\"0.0001\""
+        );
+    }
+
+    #[test]
+    fn binary_numerics_keep_their_display_scale() {
+        // 25.5 with dscale 1: digits [25, 5000], weight 0.
+        let bytes = [0, 2, 0, 0, 0, 0, 0, 1, 0, 25, 0x13, 0x88];
+        assert_eq!(decode_binary_numeric(&bytes).unwrap().to_fixed(1), "25.5");
+        assert_eq!(decode_binary_numeric(&bytes).unwrap().scale(), 1);
+        // -100.000000: digits [100], weight 0, dscale 6 (trailing zero groups are not stored).
+        let bytes = [0, 1, 0, 0, 0x40, 0, 0, 6, 0, 100];
+        let value = decode_binary_numeric(&bytes).unwrap();
+        assert_eq!(Numeric::stored(value).to_string(), "-100.000000");
+        // 0.0001: digits [1], weight -1, dscale 4.
+        let bytes = [0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1];
+        assert_eq!(
+            Numeric::stored(decode_binary_numeric(&bytes).unwrap()).to_string(),
+            "0.0001"
+        );
+        // 12000000 (weight 1, one digit 1200): no fraction.
+        let bytes = [0, 1, 0, 1, 0, 0, 0, 0, 0x04, 0xb0];
+        assert_eq!(
+            Numeric::stored(decode_binary_numeric(&bytes).unwrap()).to_string(),
+            "12000000"
+        );
+        // Zero with scale 2.
+        let bytes = [0, 0, 0, 0, 0, 0, 0, 2];
+        assert_eq!(
+            Numeric::stored(decode_binary_numeric(&bytes).unwrap()).to_string(),
+            "0.00"
         );
     }
 

@@ -25,6 +25,24 @@ pub struct PnlTick {
     pub block_time: IsoTime,
 }
 
+/// `{"historicalPnl": [...]}` plus the pagination keys when paged.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoricalPnlResponse {
+    pub historical_pnl: Vec<PnlTick>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub page: Option<crate::page::PageInfo>,
+}
+
+impl From<Paged<PnlTick>> for HistoricalPnlResponse {
+    fn from(paged: Paged<PnlTick>) -> Self {
+        Self {
+            historical_pnl: paged.items,
+            page: paged.page,
+        }
+    }
+}
+
 /// Filters of `GET /v4/historical-pnl`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PnlFilter {

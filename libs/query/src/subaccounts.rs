@@ -152,6 +152,30 @@ pub struct ParentSubaccount {
     pub child_subaccounts: Vec<Subaccount>,
 }
 
+/// `{"subaccount": SubaccountResponseObject}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SubaccountResponse {
+    pub subaccount: Subaccount,
+}
+
+/// `{"subaccount": {address, parentSubaccountNumber, equity, freeCollateral, childSubaccounts}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ParentSubaccountResponse {
+    pub subaccount: ParentSubaccount,
+}
+
+/// `{"positions": [AssetPositionResponseObject...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AssetPositionsResponse {
+    pub positions: Vec<AssetPosition>,
+}
+
+/// `{"positions": [PerpetualPositionResponseObject...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PerpetualPositionsResponse {
+    pub positions: Vec<PerpetualPosition>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 #[sqlx(rename_all = "camelCase")]
 struct SubaccountRow {

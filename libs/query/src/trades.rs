@@ -29,6 +29,23 @@ pub struct Trade {
     pub created_at_height: IntString,
 }
 
+/// `{"trades": [...]}` plus `pageSize`, `totalResults`, `offset` when paged.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TradesResponse {
+    pub trades: Vec<Trade>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub page: Option<crate::page::PageInfo>,
+}
+
+impl From<Paged<Trade>> for TradesResponse {
+    fn from(paged: Paged<Trade>) -> Self {
+        Self {
+            trades: paged.items,
+            page: paged.page,
+        }
+    }
+}
+
 /// Filters of `GET /v4/trades/perpetualMarket/{ticker}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TradesFilter {

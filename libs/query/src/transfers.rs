@@ -41,6 +41,23 @@ pub struct Transfer {
     pub transaction_hash: String,
 }
 
+/// `{"transfers": [...]}` plus the pagination keys when paged.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TransfersResponse {
+    pub transfers: Vec<Transfer>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub page: Option<crate::page::PageInfo>,
+}
+
+impl From<Paged<Transfer>> for TransfersResponse {
+    fn from(paged: Paged<Transfer>) -> Self {
+        Self {
+            transfers: paged.items,
+            page: paged.page,
+        }
+    }
+}
+
 /// Filters of `GET /v4/transfers`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransfersFilter {
@@ -85,13 +102,14 @@ fn push_filters(query: &mut QueryBuilder<'_, Postgres>, ids: &[Uuid], filter: &T
         query
             .push(r#") OR t."recipientSubaccountId" = ANY("#)
             .push_bind(ids.to_vec());
+        // A wallet side is NULL: COALESCE keeps deposits and withdrawals in.
         query
-            .push(r#")) AND NOT (t."senderSubaccountId" = ANY("#)
+            .push(r#")) AND NOT (COALESCE(t."senderSubaccountId" = ANY("#)
             .push_bind(ids.to_vec());
         query
-            .push(r#") AND t."recipientSubaccountId" = ANY("#)
+            .push(r#"), false) AND COALESCE(t."recipientSubaccountId" = ANY("#)
             .push_bind(ids.to_vec())
-            .push("))");
+            .push("), false))");
     }
     if let Some(height) = filter.created_before_or_at_height {
         query

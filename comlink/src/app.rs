@@ -1,0 +1,403 @@
+//! The route table (path → handler, rate limiter, Cache-Control family), the OpenAPI document,
+//! and the server with its background refreshers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::from_fn_with_state;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, MethodRouter};
+use axum::{Json, Router, ServiceExt};
+use indexer_cache::Cache;
+use indexer_query::MarketCache;
+use indexer_store::Pools;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::util::MapRequestLayer;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+
+use crate::config::ComlinkSettings;
+use crate::error::route_not_found;
+use crate::http::{normalize_path, observe};
+use crate::rate_limit::{Limiter, RateLimiter};
+use crate::routes::{
+    addresses, asset_positions, candles, fills, historical_funding, historical_pnl, orderbooks,
+    orders, perpetual_markets, perpetual_positions, trades, transfers, utility, CacheFamily,
+};
+use crate::state::AppState;
+
+/// Every path served, for case-insensitive and trailing-slash matching.
+pub const ROUTES: &[&str] = &[
+    "/health",
+    "/docs",
+    "/v4/openapi.json",
+    "/v4/time",
+    "/v4/height",
+    "/v4/perpetualMarkets",
+    "/v4/orderbooks/perpetualMarket/{ticker}",
+    "/v4/trades/perpetualMarket/{ticker}",
+    "/v4/candles/perpetualMarkets/{ticker}",
+    "/v4/historicalFunding/{ticker}",
+    "/v4/addresses/{address}",
+    "/v4/addresses/{address}/subaccountNumber/{subaccountNumber}",
+    "/v4/addresses/{address}/parentSubaccountNumber/{parentSubaccountNumber}",
+    "/v4/assetPositions",
+    "/v4/assetPositions/parentSubaccountNumber",
+    "/v4/perpetualPositions",
+    "/v4/perpetualPositions/parentSubaccountNumber",
+    "/v4/orders",
+    "/v4/orders/parentSubaccountNumber",
+    "/v4/orders/{orderId}",
+    "/v4/fills",
+    "/v4/fills/parentSubaccountNumber",
+    "/v4/transfers",
+    "/v4/transfers/parentSubaccountNumber",
+    "/v4/historical-pnl",
+];
+
+/// The generated OpenAPI document served at `/v4/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Indexer API", version = "v1.0.0",
+        description = "dYdX v4 indexer REST API (serve.md). Every route also accepts `minHeight` \
+                       (or the `X-Min-Height` header) and answers with `X-Indexer-Height`."),
+    paths(
+        utility::get_time, utility::get_height,
+        perpetual_markets::get_perpetual_markets, orderbooks::get_orderbook, trades::get_trades,
+        candles::get_candles, historical_funding::get_historical_funding,
+        addresses::get_address, addresses::get_subaccount, addresses::get_parent_subaccount,
+        asset_positions::get_asset_positions, asset_positions::get_parent_asset_positions,
+        perpetual_positions::get_perpetual_positions,
+        perpetual_positions::get_parent_perpetual_positions,
+        orders::get_orders, orders::get_parent_orders, orders::get_order,
+        fills::get_fills, fills::get_parent_fills,
+        transfers::get_transfers, transfers::get_parent_transfers,
+        historical_pnl::get_historical_pnl,
+    ),
+    tags(
+        (name = "utility", description = "Time and indexed height"),
+        (name = "markets", description = "Market data"),
+        (name = "accounts", description = "Subaccounts, positions, orders, fills, transfers, PnL"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Connects everything the API needs and loads the market cache.
+pub async fn connect(settings: ComlinkSettings) -> anyhow::Result<AppState> {
+    let pools = Pools::connect(&settings.postgres).await?;
+    let cache = Cache::connect(&settings.redis).await?;
+    let markets = MarketCache::load(pools.reader()).await?;
+    let rate_limiter = if settings.rate_limit_enabled {
+        match RateLimiter::connect(&settings.redis.rate_limit_url, &settings.redis.key_prefix).await
+        {
+            Ok(limiter) => Some(limiter),
+            Err(error) => {
+                tracing::warn!(%error, "rate-limit Redis unreachable; requests are not limited");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let state = AppState::new(settings, pools, cache, markets, rate_limiter);
+    state.heights().refresh().await?;
+    Ok(state)
+}
+
+/// The height watch and the market-cache refresher; abort the handles to stop them.
+pub fn spawn_background(state: &AppState) -> Vec<JoinHandle<()>> {
+    let settings = state.settings();
+    let heights = state.heights().spawn(settings.height_refresh);
+    let refresher = {
+        let state = state.clone();
+        let interval = settings.market_refresh;
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(error) = state.markets().refresh(state.pools().reader()).await {
+                    tracing::warn!(%error, "refreshing the market cache failed");
+                }
+            }
+        })
+    };
+    vec![heights, refresher]
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = MapRequestLayer::new(normalize_path(ROUTES)).layer(router(state));
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// The route table.
+pub fn router(state: AppState) -> Router {
+    use CacheFamily as C;
+    use Limiter as L;
+    let route =
+        |handler: MethodRouter<AppState>, limiter: Option<Limiter>, family: Option<CacheFamily>| {
+            with_limits(&state, handler, limiter, family)
+        };
+    Router::new()
+        .route("/health", get(health))
+        .route("/docs", get(docs))
+        .route("/v4/openapi.json", get(openapi_json))
+        .route(
+            "/v4/time",
+            route(get(utility::get_time), Some(L::Get), Some(C::Time)),
+        )
+        .route(
+            "/v4/height",
+            route(get(utility::get_height), Some(L::Get), None),
+        )
+        .route(
+            "/v4/perpetualMarkets",
+            route(
+                get(perpetual_markets::get_perpetual_markets),
+                Some(L::Get),
+                Some(C::PerpetualMarkets),
+            ),
+        )
+        .route(
+            "/v4/orderbooks/perpetualMarket/{ticker}",
+            route(
+                get(orderbooks::get_orderbook),
+                Some(L::Get),
+                Some(C::Orderbook),
+            ),
+        )
+        .route(
+            "/v4/trades/perpetualMarket/{ticker}",
+            route(get(trades::get_trades), Some(L::Get), Some(C::Trades)),
+        )
+        .route(
+            "/v4/candles/perpetualMarkets/{ticker}",
+            route(
+                get(candles::get_candles),
+                Some(L::Candles),
+                Some(C::Candles),
+            ),
+        )
+        .route(
+            "/v4/historicalFunding/{ticker}",
+            route(
+                get(historical_funding::get_historical_funding),
+                Some(L::Get),
+                Some(C::HistoricalFunding),
+            ),
+        )
+        .route(
+            "/v4/addresses/{address}",
+            route(
+                get(addresses::get_address),
+                Some(L::Get),
+                Some(C::Addresses),
+            ),
+        )
+        .route(
+            "/v4/addresses/{address}/subaccountNumber/{subaccountNumber}",
+            route(
+                get(addresses::get_subaccount),
+                Some(L::Get),
+                Some(C::Addresses),
+            ),
+        )
+        .route(
+            "/v4/addresses/{address}/parentSubaccountNumber/{parentSubaccountNumber}",
+            route(
+                get(addresses::get_parent_subaccount),
+                Some(L::Get),
+                Some(C::Addresses),
+            ),
+        )
+        .route(
+            "/v4/assetPositions",
+            route(
+                get(asset_positions::get_asset_positions),
+                Some(L::Get),
+                Some(C::AssetPositions),
+            ),
+        )
+        .route(
+            "/v4/assetPositions/parentSubaccountNumber",
+            route(
+                get(asset_positions::get_parent_asset_positions),
+                Some(L::Get),
+                Some(C::AssetPositions),
+            ),
+        )
+        .route(
+            "/v4/perpetualPositions",
+            route(
+                get(perpetual_positions::get_perpetual_positions),
+                Some(L::Get),
+                Some(C::PerpetualPositions),
+            ),
+        )
+        .route(
+            "/v4/perpetualPositions/parentSubaccountNumber",
+            route(
+                get(perpetual_positions::get_parent_perpetual_positions),
+                Some(L::Get),
+                Some(C::PerpetualPositions),
+            ),
+        )
+        .route(
+            "/v4/orders",
+            route(get(orders::get_orders), Some(L::Orders), Some(C::Orders)),
+        )
+        .route(
+            "/v4/orders/parentSubaccountNumber",
+            route(
+                get(orders::get_parent_orders),
+                Some(L::Orders),
+                Some(C::Orders),
+            ),
+        )
+        .route(
+            "/v4/orders/{orderId}",
+            route(get(orders::get_order), None, Some(C::Orders)),
+        )
+        .route(
+            "/v4/fills",
+            route(get(fills::get_fills), Some(L::Fills), Some(C::Fills)),
+        )
+        .route(
+            "/v4/fills/parentSubaccountNumber",
+            route(get(fills::get_parent_fills), Some(L::Fills), Some(C::Fills)),
+        )
+        .route(
+            "/v4/transfers",
+            route(
+                get(transfers::get_transfers),
+                Some(L::Get),
+                Some(C::Transfers),
+            ),
+        )
+        .route(
+            "/v4/transfers/parentSubaccountNumber",
+            route(
+                get(transfers::get_parent_transfers),
+                Some(L::Get),
+                Some(C::Transfers),
+            ),
+        )
+        .route(
+            "/v4/historical-pnl",
+            route(
+                get(historical_pnl::get_historical_pnl),
+                Some(L::HistoricalPnl),
+                Some(C::HistoricalPnl),
+            ),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), observe))
+        .layer(cors(&state))
+        .with_state(state)
+}
+
+/// Rate limiter outermost (a limited request gets 429 before anything else), then the
+/// route's Cache-Control directive.
+fn with_limits(
+    state: &AppState,
+    handler: MethodRouter<AppState>,
+    limiter: Option<Limiter>,
+    family: Option<CacheFamily>,
+) -> MethodRouter<AppState> {
+    let mut handler = handler;
+    if let Some(family) = family {
+        let directive = state.settings().cache_control(family);
+        match HeaderValue::from_str(directive) {
+            Ok(value) => {
+                handler = handler.layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, value))
+            }
+            Err(_) => tracing::warn!(directive, "invalid Cache-Control directive ignored"),
+        }
+    }
+    if let Some(limiter) = limiter {
+        handler = handler.layer(from_fn_with_state(
+            (state.clone(), limiter),
+            crate::rate_limit::limit,
+        ));
+    }
+    handler
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let origin = state.settings().cors_origin.as_str();
+    let allow_origin = match origin {
+        "*" => AllowOrigin::any(),
+        exact => match HeaderValue::from_str(exact) {
+            Ok(value) => AllowOrigin::exact(value),
+            Err(_) => AllowOrigin::any(),
+        },
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .allow_headers(Any)
+        .expose_headers(Any)
+}
+
+async fn not_found() -> axum::response::Response {
+    route_not_found()
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
+}
+
+/// The document is generated once and served as stored bytes.
+async fn openapi_json() -> axum::response::Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let body = DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the generated OpenAPI document serialises")
+    });
+    ([(CONTENT_TYPE, "application/json")], body.as_str()).into_response()
+}
+
+/// Swagger UI over `/v4/openapi.json` (the UI's assets come from a CDN).
+async fn docs() -> Html<&'static str> {
+    Html(
+        r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Indexer API</title>
+  <link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+  <script>SwaggerUIBundle({ url: "/v4/openapi.json", dom_id: "#swagger-ui" });</script>
+</body>
+</html>"##,
+    )
+}

@@ -1,0 +1,149 @@
+//! `GET /v4/fills` and `…/parentSubaccountNumber` (serve.md §4.3.8).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use indexer_domain::{FillType, MarketType};
+use indexer_query::fills::{self, FillsFilter, FillsResponse};
+use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use indexer_query::Pagination;
+
+use crate::ctx::Ctx;
+use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
+use crate::params::Validator;
+use crate::routes::{parent_subaccount, single_subaccount, validated};
+
+const FILL_TYPES: &str = "LIMIT,LIQUIDATED,LIQUIDATION,DELEVERAGED,OFFSETTING,TWAP_SUBORDER";
+const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
+const MSG_MARKET_NEEDS_TYPE: &str = "marketType must be provided if market is provided";
+const MSG_TYPE_NEEDS_MARKET: &str = "market must be provided if marketType is provided";
+
+/// The validated filter before the market is resolved.
+struct Params {
+    market: Option<(String, MarketType)>,
+    filter: FillsFilter,
+}
+
+/// Fills of a subaccount: newest first, or oldest first with `page`.
+#[utoipa::path(get, path = "/v4/fills", tag = "accounts",
+    params(("address" = String, Query), ("subaccountNumber" = u32, Query),
+        ("market" = Option<String>, Query), ("marketType" = Option<String>, Query, description = "PERPETUAL or SPOT"),
+        ("includeTypes" = Option<String>, Query), ("excludeTypes" = Option<String>, Query),
+        ("limit" = Option<u32>, Query), ("createdBeforeOrAtHeight" = Option<u64>, Query),
+        ("createdBeforeOrAt" = Option<String>, Query), ("page" = Option<u32>, Query),
+        ("minHeight" = Option<u64>, Query)),
+    responses(
+        (status = 200, body = FillsResponse),
+        (status = 400, body = ValidationErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn get_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
+    let mut v = ctx.validator();
+    let selector = single_subaccount(&mut v);
+    let params = params(&mut v);
+    ctx.finish(v)?;
+    respond(&ctx, validated(selector), params).await
+}
+
+/// Fills of every child of a parent.
+#[utoipa::path(get, path = "/v4/fills/parentSubaccountNumber", tag = "accounts",
+    params(("address" = String, Query), ("parentSubaccountNumber" = u32, Query),
+        ("market" = Option<String>, Query), ("marketType" = Option<String>, Query),
+        ("limit" = Option<u32>, Query), ("page" = Option<u32>, Query),
+        ("minHeight" = Option<u64>, Query)),
+    responses(
+        (status = 200, body = FillsResponse),
+        (status = 400, body = ValidationErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn get_parent_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
+    let mut v = ctx.validator();
+    let selector = parent_subaccount(&mut v);
+    let params = params(&mut v);
+    ctx.finish(v)?;
+    respond(&ctx, validated(selector), params).await
+}
+
+fn params(v: &mut Validator<'_>) -> Params {
+    let market = v.check(Location::Query, "market", false, MSG_INVALID_MARKET, |t| {
+        Some(t.to_owned())
+    });
+    let market_type: Option<MarketType> = v.one_of("marketType", false, MSG_MARKET_TYPE);
+    match (v.has("market"), v.has("marketType")) {
+        (true, false) => v.error(Location::Query, "marketType", MSG_MARKET_NEEDS_TYPE),
+        (false, true) => v.error(Location::Query, "market", MSG_TYPE_NEEDS_MARKET),
+        _ => {}
+    }
+    let include: Option<Vec<FillType>> = v.list_of(
+        "includeTypes",
+        &format!("includeTypes must be one of {FILL_TYPES}"),
+    );
+    let exclude: Option<Vec<FillType>> = v.list_of(
+        "excludeTypes",
+        &format!("excludeTypes must be one of {FILL_TYPES}"),
+    );
+    let limit = v.limit();
+    let height = v.non_negative_int("createdBeforeOrAtHeight");
+    let before = v.iso_time("createdBeforeOrAt");
+    let page = v.page();
+    let names = |types: Option<Vec<FillType>>| {
+        types
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect()
+    };
+    Params {
+        market: market.zip(market_type),
+        filter: FillsFilter {
+            clob_pair_id: None,
+            include_types: names(include),
+            exclude_types: names(exclude),
+            created_before_or_at_height: height,
+            created_before_or_at: before,
+            pagination: Pagination::new(limit, page),
+        },
+    }
+}
+
+const MSG_INVALID_MARKET: &str = crate::params::MSG_INVALID;
+
+async fn respond(
+    ctx: &Ctx,
+    selector: SubaccountSelector,
+    mut params: Params,
+) -> ApiResult<Json<FillsResponse>> {
+    ctx.check_compliance(Some(selector.address())).await?;
+    let db = ctx.reader().await?;
+    let markets = ctx
+        .markets(params.market.as_ref().map(|(m, _)| m.as_str()))
+        .await;
+    if let Some((market, market_type)) = &params.market {
+        let perpetual = match market_type {
+            MarketType::Perpetual => markets.by_ticker(market),
+            // Spot markets do not exist in v4.
+            MarketType::Spot => None,
+        };
+        let perpetual = perpetual.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "{market} not found in markets of type {market_type}"
+            ))
+        })?;
+        params.filter.clob_pair_id = Some(perpetual.clob_pair_id);
+    }
+    let numbers: HashMap<_, _> = match &selector {
+        SubaccountSelector::Single { number, .. } => selector
+            .subaccount_ids()
+            .into_iter()
+            .map(|id| (id, *number as i32))
+            .collect(),
+        // Resolve existing children to concrete ids first (keeps Postgres on the index).
+        SubaccountSelector::Parent { .. } => {
+            subaccount_numbers(&db.pool, &selector.subaccount_ids()).await?
+        }
+    };
+    let paged = fills::fills(&db.pool, &markets, &numbers, &params.filter).await?;
+    Ok(Json(paged.into()))
+}

@@ -1,0 +1,139 @@
+//! The handlers, one module per resource. Each validates its parameters in the order the
+//! reference declares them, runs the compliance check where the spec applies it, then reads
+//! through `indexer-query` at the height the caller asked for.
+
+pub mod addresses;
+pub mod asset_positions;
+pub mod candles;
+pub mod fills;
+pub mod historical_funding;
+pub mod historical_pnl;
+pub mod orderbooks;
+pub mod orders;
+pub mod perpetual_markets;
+pub mod perpetual_positions;
+pub mod trades;
+pub mod transfers;
+pub mod utility;
+
+use indexer_query::subaccounts::SubaccountSelector;
+
+use crate::error::Location;
+use crate::params::{Validator, MSG_DYDX_ADDRESS};
+
+/// Route families sharing one `Cache-Control` directive (`CACHE_CONTROL_DIRECTIVE_<FAMILY>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheFamily {
+    Addresses,
+    AssetPositions,
+    Candles,
+    Fills,
+    Funding,
+    HistoricalBlockTradingRewards,
+    HistoricalFunding,
+    HistoricalPnl,
+    HistoricalTradingRewards,
+    Orderbook,
+    Orders,
+    PerpetualMarkets,
+    PerpetualPositions,
+    Pnl,
+    SocialTrading,
+    Sparklines,
+    Time,
+    Trades,
+    Transfers,
+    Vaults,
+}
+
+impl CacheFamily {
+    pub const ALL: &'static [CacheFamily] = &[
+        CacheFamily::Addresses,
+        CacheFamily::AssetPositions,
+        CacheFamily::Candles,
+        CacheFamily::Fills,
+        CacheFamily::Funding,
+        CacheFamily::HistoricalBlockTradingRewards,
+        CacheFamily::HistoricalFunding,
+        CacheFamily::HistoricalPnl,
+        CacheFamily::HistoricalTradingRewards,
+        CacheFamily::Orderbook,
+        CacheFamily::Orders,
+        CacheFamily::PerpetualMarkets,
+        CacheFamily::PerpetualPositions,
+        CacheFamily::Pnl,
+        CacheFamily::SocialTrading,
+        CacheFamily::Sparklines,
+        CacheFamily::Time,
+        CacheFamily::Trades,
+        CacheFamily::Transfers,
+        CacheFamily::Vaults,
+    ];
+
+    pub fn env_name(self) -> &'static str {
+        match self {
+            CacheFamily::Addresses => "ADDRESSES",
+            CacheFamily::AssetPositions => "ASSET_POSITIONS",
+            CacheFamily::Candles => "CANDLES",
+            CacheFamily::Fills => "FILLS",
+            CacheFamily::Funding => "FUNDING",
+            CacheFamily::HistoricalBlockTradingRewards => "HISTORICAL_BLOCK_TRADING_REWARDS",
+            CacheFamily::HistoricalFunding => "HISTORICAL_FUNDING",
+            CacheFamily::HistoricalPnl => "HISTORICAL_PNL",
+            CacheFamily::HistoricalTradingRewards => "HISTORICAL_TRADING_REWARDS",
+            CacheFamily::Orderbook => "ORDERBOOK",
+            CacheFamily::Orders => "ORDERS",
+            CacheFamily::PerpetualMarkets => "PERPETUAL_MARKETS",
+            CacheFamily::PerpetualPositions => "PERPETUAL_POSITIONS",
+            CacheFamily::Pnl => "PNL",
+            CacheFamily::SocialTrading => "SOCIAL_TRADING",
+            CacheFamily::Sparklines => "SPARKLINES",
+            CacheFamily::Time => "TIME",
+            CacheFamily::Trades => "TRADES",
+            CacheFamily::Transfers => "TRANSFERS",
+            CacheFamily::Vaults => "VAULTS",
+        }
+    }
+
+    /// serve.md §2.7.
+    pub fn default_directive(self) -> &'static str {
+        match self {
+            CacheFamily::Time => "no-cache, no-store, no-transform",
+            CacheFamily::Funding
+            | CacheFamily::HistoricalBlockTradingRewards
+            | CacheFamily::HistoricalFunding
+            | CacheFamily::HistoricalPnl
+            | CacheFamily::HistoricalTradingRewards
+            | CacheFamily::Pnl
+            | CacheFamily::SocialTrading
+            | CacheFamily::Sparklines
+            | CacheFamily::Vaults => "public, max-age=10",
+            _ => "public, max-age=1",
+        }
+    }
+}
+
+/// `address` + `subaccountNumber` from the query (the single-subaccount account routes).
+pub(crate) fn single_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
+    let address = v.dydx_address(Location::Query, MSG_DYDX_ADDRESS);
+    let number = v.subaccount_number(Location::Query);
+    Some(SubaccountSelector::Single {
+        address: address?,
+        number: number?,
+    })
+}
+
+/// `address` + `parentSubaccountNumber` from the query (the parent account routes).
+pub(crate) fn parent_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
+    let address = v.dydx_address(Location::Query, MSG_DYDX_ADDRESS);
+    let parent = v.parent_subaccount_number(Location::Query);
+    Some(SubaccountSelector::Parent {
+        address: address?,
+        parent: parent?,
+    })
+}
+
+/// Unwraps values that a successful [`crate::ctx::Ctx::finish`] guarantees.
+pub(crate) fn validated<T>(value: Option<T>) -> T {
+    value.expect("validation passed, so the parameter is present")
+}

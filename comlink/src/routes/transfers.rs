@@ -1,0 +1,77 @@
+//! `GET /v4/transfers` and `…/parentSubaccountNumber` (serve.md §4.3.9).
+
+use axum::Json;
+use indexer_query::subaccounts::SubaccountSelector;
+use indexer_query::transfers::{self, TransfersFilter, TransfersResponse};
+use indexer_query::Pagination;
+
+use crate::ctx::Ctx;
+use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
+use crate::params::Validator;
+use crate::routes::{parent_subaccount, single_subaccount, validated};
+
+/// Transfers, deposits and withdrawals of a subaccount, newest first.
+#[utoipa::path(get, path = "/v4/transfers", tag = "accounts",
+    params(("address" = String, Query), ("subaccountNumber" = u32, Query),
+        ("limit" = Option<u32>, Query), ("createdBeforeOrAtHeight" = Option<u64>, Query),
+        ("createdBeforeOrAt" = Option<String>, Query), ("page" = Option<u32>, Query),
+        ("minHeight" = Option<u64>, Query)),
+    responses(
+        (status = 200, body = TransfersResponse),
+        (status = 400, body = ValidationErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn get_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
+    let mut v = ctx.validator();
+    let selector = single_subaccount(&mut v);
+    let filter = filter(&mut v);
+    ctx.finish(v)?;
+    respond(&ctx, validated(selector), filter).await
+}
+
+/// Transfers of a parent's children with outside parties (not between the children).
+#[utoipa::path(get, path = "/v4/transfers/parentSubaccountNumber", tag = "accounts",
+    params(("address" = String, Query), ("parentSubaccountNumber" = u32, Query),
+        ("limit" = Option<u32>, Query), ("createdBeforeOrAtHeight" = Option<u64>, Query),
+        ("createdBeforeOrAt" = Option<String>, Query), ("page" = Option<u32>, Query),
+        ("minHeight" = Option<u64>, Query)),
+    responses(
+        (status = 200, body = TransfersResponse),
+        (status = 400, body = ValidationErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn get_parent_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
+    let mut v = ctx.validator();
+    let selector = parent_subaccount(&mut v);
+    let filter = filter(&mut v);
+    ctx.finish(v)?;
+    respond(&ctx, validated(selector), filter).await
+}
+
+fn filter(v: &mut Validator<'_>) -> TransfersFilter {
+    let limit = v.limit();
+    let height = v.non_negative_int("createdBeforeOrAtHeight");
+    let before = v.iso_time("createdBeforeOrAt");
+    let page = v.page();
+    TransfersFilter {
+        created_before_or_at_height: height.filter(|h| *h != 0),
+        created_before_or_at: before,
+        pagination: Pagination::new(limit, page),
+    }
+}
+
+async fn respond(
+    ctx: &Ctx,
+    selector: SubaccountSelector,
+    filter: TransfersFilter,
+) -> ApiResult<Json<TransfersResponse>> {
+    ctx.check_compliance(Some(selector.address())).await?;
+    let db = ctx.reader().await?;
+    Ok(Json(
+        transfers::transfers(&db.pool, &selector, &filter)
+            .await?
+            .into(),
+    ))
+}
