@@ -29,6 +29,7 @@ use crate::limits::RateLimit;
 /// | `V4_BLOCK_HEIGHT_CHANNEL_LIMIT` | 1 | |
 /// | `SNAPSHOT_TIMEOUT_MS` (alias `AXIOS_TIMEOUT_MS`) | 5000 | initial payload deadline |
 /// | `WS_HISTORY_MAX_MESSAGES` / `WS_HISTORY_MAX_AGE_MS` | 1000 / 60000 | resume buffer per channel id |
+/// | `WS_REORDER_WINDOW_MS` | 100 | how long a message that overtook its predecessor waits for it |
 /// | `PERPETUAL_MARKETS_REFRESHER_INTERVAL_MS` | 30000 | market cache refresh |
 /// | `SOCKS_KAFKA_START` | `end` | where the feed starts reading: `end` or `beginning` |
 #[derive(Debug, Clone)]
@@ -48,6 +49,7 @@ pub struct SocksConfig {
     pub channel_limits: ChannelLimits,
     pub snapshot_timeout: Duration,
     pub history: HistoryLimits,
+    pub reorder_window: Duration,
     pub market_refresh_interval: Duration,
     pub kafka_start: StartAt,
 }
@@ -101,6 +103,7 @@ impl SocksConfig {
                 max_messages: env.get("WS_HISTORY_MAX_MESSAGES", 1000)?,
                 max_age: env.millis("WS_HISTORY_MAX_AGE_MS", 60_000)?,
             },
+            reorder_window: env.millis("WS_REORDER_WINDOW_MS", 100)?,
             market_refresh_interval: env
                 .millis("PERPETUAL_MARKETS_REFRESHER_INTERVAL_MS", 30_000)?,
             kafka_start: match env.get("SOCKS_KAFKA_START", "end".to_string())?.as_str() {

@@ -39,6 +39,9 @@ pub enum Admission {
     Duplicate,
     /// A new epoch for its stream (state reset upstream): history of that stream is discarded.
     NewEpoch,
+    /// Later than the next expected seq (an earlier message is missing or late): not recorded;
+    /// the caller holds it for the reorder window or accepts the gap ([`ChannelHistory::accept_gap`]).
+    Gap,
 }
 
 /// Why a resume cannot be served by replay.
@@ -88,12 +91,16 @@ impl<T> Default for ChannelHistory<T> {
 }
 
 impl<T: Sequenced> ChannelHistory<T> {
-    /// Checks `cursor` against what was delivered and records it when it is not a duplicate.
+    /// Checks `cursor` against what was delivered and records it when it is the next one (or
+    /// the first, or of a new epoch).
     pub fn admit(&mut self, cursor: &Cursor) -> Admission {
         match self.latest.get_mut(&cursor.stream) {
             Some(latest) if *latest.epoch == *cursor.epoch => {
                 if cursor.seq <= latest.seq {
                     return Admission::Duplicate;
+                }
+                if cursor.seq > latest.seq + 1 {
+                    return Admission::Gap;
                 }
                 latest.seq = cursor.seq;
                 Admission::Fresh
@@ -117,6 +124,15 @@ impl<T: Sequenced> ChannelHistory<T> {
                     },
                 );
                 Admission::Fresh
+            }
+        }
+    }
+
+    /// Records a message past a gap as delivered (the missing ones are given up on).
+    pub fn accept_gap(&mut self, cursor: &Cursor) {
+        if let Some(latest) = self.latest.get_mut(&cursor.stream) {
+            if *latest.epoch == *cursor.epoch && cursor.seq > latest.seq {
+                latest.seq = cursor.seq;
             }
         }
     }
@@ -286,6 +302,14 @@ mod tests {
             Admission::Fresh,
             "streams are numbered independently"
         );
+        assert_eq!(h.admit(&cursor("vulcan", "e1", 5)), Admission::Gap);
+        assert_eq!(
+            h.admit(&cursor("vulcan", "e1", 4)),
+            Admission::Fresh,
+            "a gap is not recorded"
+        );
+        h.accept_gap(&cursor("vulcan", "e1", 6));
+        assert_eq!(h.admit(&cursor("vulcan", "e1", 5)), Admission::Duplicate);
         assert_eq!(h.admit(&cursor("vulcan", "e2", 1)), Admission::NewEpoch);
         assert_eq!(h.len(), 0, "the old epoch's messages are gone");
         assert_eq!(h.admit(&cursor("vulcan", "e2", 1)), Admission::Duplicate);

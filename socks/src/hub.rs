@@ -7,14 +7,14 @@
 //! are queued for them and delivered right after `subscribed`, minus what the snapshot already
 //! reflects (its seq).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::channels::{Channel, ChannelKey};
-use crate::history::{is_past_floors, ChannelHistory, HistoryLimits, Resume, Sequenced};
+use crate::history::{is_past_floors, Admission, ChannelHistory, HistoryLimits, Resume, Sequenced};
 use crate::outbound::ConnectionHandle;
-use crate::protocol::{data_tail, Cursor, DataTail, Render, SubscribedSeq};
+use crate::protocol::{data_tail, Cursor, DataTail, Render, StreamId, SubscribedSeq};
 
 /// One message for one channel id, as decoded from Kafka.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +86,8 @@ struct ChannelState {
     buffer: Vec<Arc<Item>>,
     /// Global index of `buffer[0]`.
     buffer_base: u64,
+    /// Messages that arrived before their predecessor, by stream and seq, with arrival time.
+    held: BTreeMap<(StreamId, u64), (Instant, ChannelMessage)>,
 }
 
 #[derive(Default)]
@@ -95,6 +97,8 @@ struct HubState {
     connections: HashMap<u64, HashSet<ChannelKey>>,
     /// Channel ids with buffered batch messages.
     dirty: HashSet<ChannelKey>,
+    /// Channel ids with messages held for reordering.
+    holding: HashSet<ChannelKey>,
 }
 
 /// What [`Hub::begin_subscribe`] found.
@@ -126,13 +130,17 @@ pub struct HubStats {
 pub struct Hub {
     state: Mutex<HubState>,
     history: HistoryLimits,
+    reorder_window: Duration,
 }
 
 impl Hub {
-    pub fn new(history: HistoryLimits) -> Arc<Self> {
+    /// `reorder_window`: how long a message that arrived before its predecessor waits for it
+    /// (zero: deliver at once and accept the gap).
+    pub fn new(history: HistoryLimits, reorder_window: Duration) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(HubState::default()),
             history,
+            reorder_window,
         })
     }
 
@@ -296,9 +304,10 @@ impl Hub {
     }
 
     /// Routes one message: history, unbatched subscribers now, batched ones at the next flush.
+    /// A sequenced message that arrives before its predecessor is held for the reorder window
+    /// (two vulcan instances may publish one market's levels slightly out of order).
     pub fn publish(&self, message: ChannelMessage) {
         let now = Instant::now();
-        let limits = self.history;
         let mut state = self.lock();
         let key = message.key.clone();
         // Unsequenced messages nobody listens to leave no trace (no history to keep).
@@ -306,22 +315,128 @@ impl Hub {
             return;
         }
         let channel = state.channels.entry(key.clone()).or_default();
-        if let Some(cursor) = &message.cursor {
-            match channel.history.admit(cursor) {
-                crate::history::Admission::Duplicate => {
-                    metrics::counter!("socks_duplicates_dropped_total", "channel" => key.channel.name())
-                        .increment(1);
-                    return;
+        let Some(cursor) = message.cursor.clone() else {
+            self.deliver(&mut state, message, now);
+            return;
+        };
+        match channel.history.admit(&cursor) {
+            Admission::Duplicate => {
+                metrics::counter!("socks_duplicates_dropped_total", "channel" => key.channel.name())
+                    .increment(1);
+                return;
+            }
+            Admission::Gap if !self.reorder_window.is_zero() => {
+                channel
+                    .held
+                    .insert((cursor.stream.clone(), cursor.seq), (now, message));
+                state.holding.insert(key);
+                return;
+            }
+            Admission::Gap => {
+                metrics::counter!("socks_seq_gaps_total", "channel" => key.channel.name())
+                    .increment(1);
+                channel.history.accept_gap(&cursor);
+            }
+            Admission::NewEpoch => {
+                tracing::info!(%key, epoch = %cursor.epoch, "new stream epoch");
+            }
+            Admission::Fresh => {}
+        }
+        self.deliver(&mut state, message, now);
+        self.deliver_held_successors(&mut state, &key, &cursor, now);
+    }
+
+    /// Delivers held messages that now follow `cursor` without a gap.
+    fn deliver_held_successors(
+        &self,
+        state: &mut HubState,
+        key: &ChannelKey,
+        cursor: &Cursor,
+        now: Instant,
+    ) {
+        let mut next = cursor.seq + 1;
+        loop {
+            let Some(channel) = state.channels.get_mut(key) else {
+                return;
+            };
+            let Some((_, message)) = channel.held.remove(&(cursor.stream.clone(), next)) else {
+                break;
+            };
+            let admitted = message.cursor.as_ref().map(|c| channel.history.admit(c));
+            if matches!(admitted, Some(Admission::Fresh | Admission::NewEpoch)) {
+                self.deliver(state, message, now);
+            }
+            next += 1;
+        }
+        if state.channels.get(key).is_some_and(|c| c.held.is_empty()) {
+            state.holding.remove(key);
+        }
+    }
+
+    /// Gives up waiting for missing messages: every stream with a message held longer than the
+    /// reorder window has its held messages delivered in seq order, gaps and all. Called on a
+    /// timer.
+    pub fn release_overdue(&self) {
+        self.release_overdue_at(Instant::now());
+    }
+
+    pub fn release_overdue_at(&self, now: Instant) {
+        let mut state = self.lock();
+        let keys: Vec<ChannelKey> = state.holding.iter().cloned().collect();
+        for key in keys {
+            let Some(channel) = state.channels.get_mut(&key) else {
+                state.holding.remove(&key);
+                continue;
+            };
+            let overdue: HashSet<StreamId> = channel
+                .held
+                .iter()
+                .filter(|(_, (at, _))| now.duration_since(*at) >= self.reorder_window)
+                .map(|((stream, _), _)| stream.clone())
+                .collect();
+            let mut released = Vec::new();
+            channel.held.retain(|(stream, _), (_, message)| {
+                if overdue.contains(stream) {
+                    released.push(message.clone());
+                    false
+                } else {
+                    true
                 }
-                crate::history::Admission::NewEpoch => {
-                    tracing::info!(%key, epoch = %cursor.epoch, "new stream epoch");
+            });
+            // BTreeMap order: by stream, then seq.
+            for message in released {
+                let Some(cursor) = message.cursor.clone() else {
+                    continue;
+                };
+                let Some(channel) = state.channels.get_mut(&key) else {
+                    break;
+                };
+                match channel.history.admit(&cursor) {
+                    Admission::Duplicate => continue,
+                    Admission::Gap => {
+                        metrics::counter!("socks_seq_gaps_total", "channel" => key.channel.name())
+                            .increment(1);
+                        channel.history.accept_gap(&cursor);
+                    }
+                    Admission::Fresh | Admission::NewEpoch => {}
                 }
-                crate::history::Admission::Fresh => {}
+                self.deliver(&mut state, message, now);
+            }
+            if state.channels.get(&key).is_none_or(|c| c.held.is_empty()) {
+                state.holding.remove(&key);
             }
         }
+    }
+
+    /// Fans an admitted message out to the channel id's subscribers and keeps it for resume.
+    fn deliver(&self, state: &mut HubState, message: ChannelMessage, now: Instant) {
+        let key = message.key.clone();
+        let Some(channel) = state.channels.get_mut(&key) else {
+            return;
+        };
         let item = Arc::new(Item::new(message));
         if item.message.cursor.is_some() {
-            channel.history.push(Arc::clone(&item), now, limits);
+            channel.history.push(Arc::clone(&item), now, self.history);
         }
         let mut lagged = Vec::new();
         let mut batched = false;
@@ -351,7 +466,7 @@ impl Hub {
             state.dirty.insert(key.clone());
         }
         for serial in lagged {
-            self.drop_lagged(&mut state, &key, serial);
+            self.drop_lagged(state, &key, serial);
         }
     }
 
@@ -413,7 +528,7 @@ impl Hub {
         let mut state = self.lock();
         state.channels.retain(|_, channel| {
             channel.history.resume(&[], now, limits);
-            !channel.subs.is_empty() || !channel.history.is_empty()
+            !channel.subs.is_empty() || !channel.history.is_empty() || !channel.held.is_empty()
         });
     }
 
@@ -570,7 +685,6 @@ fn render_batches(key: &ChannelKey, items: &[Arc<Item>]) -> Vec<BatchFrame> {
 mod tests {
     use super::*;
     use crate::outbound::Outgoing;
-    use crate::protocol::StreamId;
 
     fn key() -> ChannelKey {
         ChannelKey::new(Channel::Orderbook, "BTC-USD")
@@ -620,7 +734,7 @@ mod tests {
 
     #[test]
     fn messages_during_the_snapshot_follow_subscribed_one_by_one_past_its_seq() {
-        let hub = Hub::new(HistoryLimits::default());
+        let hub = Hub::new(HistoryLimits::default(), Duration::ZERO);
         let conn = ConnectionHandle::new(1, "c".into(), 100);
         assert_eq!(hub.begin_subscribe(&conn, &key(), true), Begin::Registered);
         for seq in 1..=4 {
@@ -650,7 +764,7 @@ mod tests {
 
     #[test]
     fn a_subscription_removed_while_pending_is_not_activated() {
-        let hub = Hub::new(HistoryLimits::default());
+        let hub = Hub::new(HistoryLimits::default(), Duration::ZERO);
         let conn = ConnectionHandle::new(1, "c".into(), 100);
         hub.begin_subscribe(&conn, &key(), false);
         assert!(hub.unsubscribe(1, &key()));
@@ -665,7 +779,7 @@ mod tests {
 
     #[test]
     fn a_pending_queue_beyond_the_send_capacity_counts_as_lagged() {
-        let hub = Hub::new(HistoryLimits::default());
+        let hub = Hub::new(HistoryLimits::default(), Duration::ZERO);
         let conn = ConnectionHandle::new(1, "c".into(), 2);
         hub.begin_subscribe(&conn, &key(), false);
         for seq in 1..=3 {
@@ -683,10 +797,13 @@ mod tests {
 
     #[test]
     fn removing_a_connection_forgets_its_subscriptions_and_sweep_forgets_idle_channels() {
-        let hub = Hub::new(HistoryLimits {
-            max_messages: 10,
-            max_age: std::time::Duration::ZERO,
-        });
+        let hub = Hub::new(
+            HistoryLimits {
+                max_messages: 10,
+                max_age: std::time::Duration::ZERO,
+            },
+            Duration::ZERO,
+        );
         let conn = ConnectionHandle::new(7, "c".into(), 10);
         hub.begin_subscribe(&conn, &key(), false);
         hub.publish(update(1));
@@ -695,5 +812,64 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         hub.sweep();
         assert_eq!(hub.stats().channel_ids, 0);
+    }
+
+    fn delivered_seqs(conn: &ConnectionHandle) -> Vec<u64> {
+        drained(conn)
+            .into_iter()
+            .filter(|(kind, _)| *kind == "data")
+            .map(|(_, tail)| seq_of(&tail))
+            .collect()
+    }
+
+    fn live_subscriber(hub: &Hub) -> Arc<ConnectionHandle> {
+        let conn = ConnectionHandle::new(1, "c".into(), 100);
+        hub.begin_subscribe(&conn, &key(), false);
+        let snapshot = Snapshot {
+            contents: "{}".into(),
+            cursors: vec![],
+        };
+        assert!(hub.activate(&conn, &key(), 1, snapshot, None));
+        drained(&conn);
+        conn
+    }
+
+    #[test]
+    fn a_message_that_overtook_its_predecessor_waits_for_it() {
+        let hub = Hub::new(HistoryLimits::default(), Duration::from_millis(100));
+        let conn = live_subscriber(&hub);
+        hub.publish(update(1));
+        hub.publish(update(3));
+        assert_eq!(delivered_seqs(&conn), [1]);
+        hub.publish(update(2));
+        assert_eq!(delivered_seqs(&conn), [2, 3]);
+    }
+
+    #[test]
+    fn a_missing_message_is_given_up_on_after_the_reorder_window() {
+        let hub = Hub::new(HistoryLimits::default(), Duration::from_millis(100));
+        let conn = live_subscriber(&hub);
+        hub.publish(update(1));
+        hub.publish(update(4));
+        hub.publish(update(3));
+        hub.release_overdue_at(Instant::now());
+        assert_eq!(delivered_seqs(&conn), [1], "still within the window");
+        hub.release_overdue_at(Instant::now() + Duration::from_millis(200));
+        assert_eq!(delivered_seqs(&conn), [3, 4], "in seq order, past the gap");
+        hub.publish(update(2));
+        assert!(
+            delivered_seqs(&conn).is_empty(),
+            "too late: 3 was already delivered"
+        );
+    }
+
+    #[test]
+    fn without_a_reorder_window_gaps_are_delivered_at_once() {
+        let hub = Hub::new(HistoryLimits::default(), Duration::ZERO);
+        let conn = live_subscriber(&hub);
+        hub.publish(update(1));
+        hub.publish(update(3));
+        hub.publish(update(2));
+        assert_eq!(delivered_seqs(&conn), [1, 3]);
     }
 }

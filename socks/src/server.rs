@@ -46,7 +46,7 @@ impl Context {
         snapshots: Arc<dyn SnapshotSource>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            hub: Hub::new(config.history),
+            hub: Hub::new(config.history, config.reorder_window),
             markets,
             snapshots,
             config,
@@ -183,10 +183,14 @@ async fn run_timers(ctx: Arc<Context>) {
     let mut flush = tokio::time::interval(ctx.config.batch_send_interval);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+    let reorder_period = (ctx.config.reorder_window / 2).max(std::time::Duration::from_millis(5));
+    let mut reorder = tokio::time::interval(reorder_period);
+    reorder.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = flush.tick() => ctx.hub.flush_batches(),
+            _ = reorder.tick(), if !ctx.config.reorder_window.is_zero() => ctx.hub.release_overdue(),
             _ = sweep.tick() => {
                 ctx.hub.sweep();
                 let stats = ctx.hub.stats();

@@ -90,10 +90,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run_server(args: Args) -> anyhow::Result<()> {
-    let mut config = SocksConfig::default();
-    config.ws_host = "127.0.0.1".into();
-    config.ws_port = 0;
-    config.subscribe_rate = None;
+    let mut config = SocksConfig {
+        ws_host: "127.0.0.1".into(),
+        ws_port: 0,
+        subscribe_rate: None,
+        ..SocksConfig::default()
+    };
     config.channel_limits.orderbook = args.markets_per_connection.max(32);
     config.channel_limits.trades = args.markets_per_connection.max(32);
     let markets = MarketDirectory::from_rows((0..args.markets).map(|i| (i as i64, ticker(i), -10)));
