@@ -28,8 +28,9 @@ use crate::error::route_not_found;
 use crate::http::{normalize_path, observe};
 use crate::rate_limit::{Limiter, RateLimiter};
 use crate::routes::{
-    addresses, asset_positions, candles, fills, historical_funding, historical_pnl, orderbooks,
-    orders, perpetual_markets, perpetual_positions, trades, transfers, utility, CacheFamily,
+    addresses, asset_positions, candles, fills, funding_payments, historical_funding,
+    historical_pnl, orderbooks, orders, perpetual_markets, perpetual_positions, pnl, rewards,
+    social, sparklines, trades, transfers, utility, CacheFamily,
 };
 use crate::state::AppState;
 
@@ -60,6 +61,18 @@ pub const ROUTES: &[&str] = &[
     "/v4/transfers",
     "/v4/transfers/parentSubaccountNumber",
     "/v4/historical-pnl",
+    "/v4/historical-pnl/parentSubaccountNumber",
+    "/v4/sparklines",
+    "/v4/pnl",
+    "/v4/pnl/parentSubaccountNumber",
+    "/v4/fundingPayments",
+    "/v4/fundingPayments/parentSubaccount",
+    "/v4/historicalBlockTradingRewards/{address}",
+    "/v4/historicalTradingRewardAggregations/{address}",
+    "/v4/trader/search",
+    "/v4/affiliates/metadata",
+    "/v4/affiliates/address",
+    "/v4/affiliates/total_volume",
 ];
 
 /// The generated OpenAPI document served at `/v4/openapi.json`.
@@ -79,12 +92,19 @@ pub const ROUTES: &[&str] = &[
         orders::get_orders, orders::get_parent_orders, orders::get_order,
         fills::get_fills, fills::get_parent_fills,
         transfers::get_transfers, transfers::get_parent_transfers,
-        historical_pnl::get_historical_pnl,
+        historical_pnl::get_historical_pnl, historical_pnl::get_parent_historical_pnl,
+        sparklines::get_sparklines, pnl::get_pnl, pnl::get_parent_pnl,
+        funding_payments::get_funding_payments, funding_payments::get_parent_funding_payments,
+        rewards::get_block_rewards, rewards::get_aggregated_rewards,
+        social::get_trader_search, social::get_affiliate_metadata,
+        social::get_affiliate_address, social::get_affiliate_total_volume,
     ),
     tags(
         (name = "utility", description = "Time and indexed height"),
         (name = "markets", description = "Market data"),
         (name = "accounts", description = "Subaccounts, positions, orders, fills, transfers, PnL"),
+        (name = "social", description = "Trader search"),
+        (name = "affiliates", description = "Affiliate program reads"),
     )
 )]
 pub struct ApiDoc;
@@ -305,6 +325,94 @@ pub fn router(state: AppState) -> Router {
                 get(historical_pnl::get_historical_pnl),
                 Some(L::HistoricalPnl),
                 Some(C::HistoricalPnl),
+            ),
+        )
+        .route(
+            "/v4/historical-pnl/parentSubaccountNumber",
+            route(
+                get(historical_pnl::get_parent_historical_pnl),
+                Some(L::HistoricalPnl),
+                Some(C::HistoricalPnl),
+            ),
+        )
+        .route(
+            "/v4/sparklines",
+            route(
+                get(sparklines::get_sparklines),
+                Some(L::Sparklines),
+                Some(C::Sparklines),
+            ),
+        )
+        .route(
+            "/v4/pnl",
+            route(get(pnl::get_pnl), Some(L::Pnl), Some(C::Pnl)),
+        )
+        .route(
+            "/v4/pnl/parentSubaccountNumber",
+            route(get(pnl::get_parent_pnl), Some(L::Pnl), Some(C::Pnl)),
+        )
+        .route(
+            "/v4/fundingPayments",
+            route(
+                get(funding_payments::get_funding_payments),
+                Some(L::Funding),
+                Some(C::Funding),
+            ),
+        )
+        .route(
+            "/v4/fundingPayments/parentSubaccount",
+            route(
+                get(funding_payments::get_parent_funding_payments),
+                Some(L::Funding),
+                Some(C::Funding),
+            ),
+        )
+        .route(
+            "/v4/historicalBlockTradingRewards/{address}",
+            route(
+                get(rewards::get_block_rewards),
+                Some(L::Get),
+                Some(C::HistoricalBlockTradingRewards),
+            ),
+        )
+        .route(
+            "/v4/historicalTradingRewardAggregations/{address}",
+            route(
+                get(rewards::get_aggregated_rewards),
+                Some(L::Get),
+                Some(C::HistoricalTradingRewards),
+            ),
+        )
+        .route(
+            "/v4/trader/search",
+            route(
+                get(social::get_trader_search),
+                Some(L::Get),
+                Some(C::SocialTrading),
+            ),
+        )
+        .route(
+            "/v4/affiliates/metadata",
+            route(
+                get(social::get_affiliate_metadata),
+                Some(L::Get),
+                Some(C::AffiliatesMetadata),
+            ),
+        )
+        .route(
+            "/v4/affiliates/address",
+            route(
+                get(social::get_affiliate_address),
+                Some(L::Get),
+                Some(C::Affiliates),
+            ),
+        )
+        .route(
+            "/v4/affiliates/total_volume",
+            route(
+                get(social::get_affiliate_total_volume),
+                Some(L::Get),
+                Some(C::Affiliates),
             ),
         )
         .fallback(not_found)

@@ -6,12 +6,17 @@ pub mod addresses;
 pub mod asset_positions;
 pub mod candles;
 pub mod fills;
+pub mod funding_payments;
 pub mod historical_funding;
 pub mod historical_pnl;
 pub mod orderbooks;
 pub mod orders;
 pub mod perpetual_markets;
 pub mod perpetual_positions;
+pub mod pnl;
+pub mod rewards;
+pub mod social;
+pub mod sparklines;
 pub mod trades;
 pub mod transfers;
 pub mod utility;
@@ -25,6 +30,8 @@ use crate::params::{Validator, MSG_DYDX_ADDRESS};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CacheFamily {
     Addresses,
+    Affiliates,
+    AffiliatesMetadata,
     AssetPositions,
     Candles,
     Fills,
@@ -49,6 +56,8 @@ pub enum CacheFamily {
 impl CacheFamily {
     pub const ALL: &'static [CacheFamily] = &[
         CacheFamily::Addresses,
+        CacheFamily::Affiliates,
+        CacheFamily::AffiliatesMetadata,
         CacheFamily::AssetPositions,
         CacheFamily::Candles,
         CacheFamily::Fills,
@@ -73,6 +82,8 @@ impl CacheFamily {
     pub fn env_name(self) -> &'static str {
         match self {
             CacheFamily::Addresses => "ADDRESSES",
+            CacheFamily::Affiliates => "AFFILIATES",
+            CacheFamily::AffiliatesMetadata => "AFFILIATES_METADATA",
             CacheFamily::AssetPositions => "ASSET_POSITIONS",
             CacheFamily::Candles => "CANDLES",
             CacheFamily::Fills => "FILLS",
@@ -99,6 +110,8 @@ impl CacheFamily {
     pub fn default_directive(self) -> &'static str {
         match self {
             CacheFamily::Time => "no-cache, no-store, no-transform",
+            CacheFamily::AffiliatesMetadata => "no-cache",
+            CacheFamily::Affiliates => "public, max-age=10",
             CacheFamily::Funding
             | CacheFamily::HistoricalBlockTradingRewards
             | CacheFamily::HistoricalFunding

@@ -417,6 +417,130 @@ impl Seed<'_> {
         .unwrap();
     }
 
+    /// A funding payment of `subaccount` at `height` (ticker of perpetual 0 or 1).
+    pub async fn funding_payment(
+        &self,
+        subaccount: Uuid,
+        perpetual_id: i64,
+        height: i64,
+        payment: &str,
+    ) {
+        let ticker = if perpetual_id == 0 {
+            "BTC-USD"
+        } else {
+            "ETH-USD"
+        };
+        sqlx::query(
+            r#"INSERT INTO funding_payments ("subaccountId", "createdAt", "createdAtHeight",
+                   "perpetualId", ticker, "oraclePrice", size, side, rate, payment, "fundingIndex")
+               VALUES ($1, $2, $3, $4, $5, 50000, 0.1, 'LONG', 0.0000125, $6::numeric, 1234.567)"#,
+        )
+        .bind(subaccount)
+        .bind(block_time(height))
+        .bind(height)
+        .bind(perpetual_id)
+        .bind(ticker)
+        .bind(payment)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
+    /// A `pnl` row (roundtable's per-funding-height PnL).
+    pub async fn pnl_row(
+        &self,
+        subaccount: Uuid,
+        created_at: DateTime<Utc>,
+        height: i64,
+        equity: &str,
+    ) {
+        sqlx::query(
+            r#"INSERT INTO pnl ("subaccountId", "createdAt", "createdAtHeight", equity,
+                   "netTransfers", "totalPnl")
+               VALUES ($1, $2, $3, $4::numeric, 100, $4::numeric - 100)"#,
+        )
+        .bind(subaccount)
+        .bind(created_at)
+        .bind(height)
+        .bind(equity)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn trading_reward(&self, address: &str, height: i64, amount: &str) {
+        sqlx::query(
+            r#"INSERT INTO trading_rewards (id, address, "blockTime", "blockHeight", amount)
+               VALUES ($1, $2, $3, $4, $5::numeric)"#,
+        )
+        .bind(Uuid::new_v4())
+        .bind(address)
+        .bind(block_time(height))
+        .bind(height)
+        .bind(amount)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn reward_aggregation(
+        &self,
+        address: &str,
+        period: &str,
+        start: i64,
+        end: Option<i64>,
+        amount: &str,
+    ) {
+        sqlx::query(
+            r#"INSERT INTO trading_reward_aggregations (id, address, "startedAt", "startedAtHeight",
+                   "endedAt", "endedAtHeight", period, amount)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric)"#,
+        )
+        .bind(Uuid::new_v4())
+        .bind(address)
+        .bind(block_time(start))
+        .bind(start)
+        .bind(end.map(block_time))
+        .bind(end)
+        .bind(period)
+        .bind(amount)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn username(&self, subaccount: Uuid, username: &str) {
+        sqlx::query(
+            r#"INSERT INTO subaccount_usernames (username, "subaccountId") VALUES ($1, $2)"#,
+        )
+        .bind(username)
+        .bind(subaccount)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn wallet_volume(&self, address: &str, volume: &str) {
+        sqlx::query(r#"UPDATE wallets SET "totalVolume" = $2::numeric WHERE address = $1"#)
+            .bind(address)
+            .bind(volume)
+            .execute(self.pool)
+            .await
+            .unwrap();
+    }
+
+    pub async fn referral(&self, affiliate: &str, referee: &str) {
+        sqlx::query(
+            r#"INSERT INTO affiliate_referred_users ("refereeAddress", "affiliateAddress", "referredAtBlock")
+               VALUES ($1, $2, 1)"#,
+        )
+        .bind(referee)
+        .bind(affiliate)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
     pub async fn compliance_status(&self, address: &str, status: &str) {
         sqlx::query(
             "INSERT INTO compliance_status (address, status, reason) VALUES ($1, $2, 'MANUAL')",

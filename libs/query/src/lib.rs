@@ -9,19 +9,24 @@
 //!
 //! Modules: [`json`] (value types), [`page`] (limits and pagination), [`blocks`], [`markets`],
 //! [`orderbook`], [`trades`], [`candles`], [`funding`], [`subaccounts`] (subaccounts, asset and
-//! perpetual positions), [`orders`], [`fills`], [`transfers`], [`pnl`].
+//! perpetual positions), [`orders`], [`fills`], [`transfers`], [`pnl`] (ticks and aggregated PnL),
+//! [`funding_payments`], [`rewards`], [`sparklines`], [`social`] (trader search, affiliates).
 
 pub mod blocks;
 pub mod candles;
 mod error;
 pub mod fills;
 pub mod funding;
+pub mod funding_payments;
 pub mod json;
 pub mod markets;
 pub mod orderbook;
 pub mod orders;
 pub mod page;
 pub mod pnl;
+pub mod rewards;
+pub mod social;
+pub mod sparklines;
 pub mod subaccounts;
 pub mod trades;
 pub mod transfers;
