@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod pool;
 pub mod progress;
 pub mod read;
+pub mod roundtable;
 pub mod write;
 
 pub use admin::clear_data;

@@ -1,6 +1,8 @@
 //! The jobs. Each module holds one job: a pure part (what to change, given what was read) and a
 //! `Job` implementation doing the reads and writes ops.md §1.4 describes.
 
+pub mod market_updater;
+
 use std::sync::Arc;
 
 use indexer_bus::BusProducer;
@@ -23,9 +25,10 @@ pub struct Deps {
 
 /// The implementation of catalogue job `name`, or `None` when this build has none.
 pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<Arc<dyn Job>> {
-    let _ = (settings, deps);
-    match name {
-        catalogue::MARKET_UPDATER => None,
-        _ => None,
-    }
+    let _ = settings;
+    let job: Arc<dyn Job> = match name {
+        catalogue::MARKET_UPDATER => Arc::new(market_updater::MarketUpdater::new(deps.clone())),
+        _ => return None,
+    };
+    Some(job)
 }

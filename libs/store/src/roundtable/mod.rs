@@ -1,0 +1,5 @@
+//! Reads and writes of roundtable's jobs (ops.md §1.4), one module per job or family of jobs.
+//! Reads that tolerate replica lag take any executor (callers pass `Pools::reader()`); writes
+//! take the caller's connection or transaction.
+
+pub mod markets;

@@ -1,0 +1,169 @@
+//! market_updater on real Postgres, Redis and Kafka: statistics written, changed fields published.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use common::*;
+use indexer_bus::Topic;
+use indexer_proto::socks::MarketMessage;
+use prost::Message;
+use roundtable::jobs::market_updater::MarketUpdater;
+use roundtable::scheduler::{Job, RunContext};
+use serde_json::{json, Value};
+
+fn ctx() -> RunContext {
+    RunContext {
+        tick: Utc::now(),
+        cancel: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn market_statistics_are_written_and_changes_published() {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    env.write(genesis(now - TimeDelta::days(2))).await;
+
+    // Block 2, 30 hours ago: a trade outside the 24-hour window.
+    let old_time = now - TimeDelta::hours(30);
+    let mut old = block(2, old_time);
+    let (old_event, old_event_row) = event(2, 0, 0);
+    old.tendermint_events = vec![old_event_row];
+    old.subaccounts = vec![
+        subaccount(ALICE, 0, 2, old_time),
+        subaccount(BOB, 0, 2, old_time),
+    ];
+    old.fills = vec![fill(
+        ALICE, &old_event, "TAKER", "BUY", 0, "2", "50000", 2, old_time,
+    )];
+    env.write(old).await;
+
+    // Block 3, an hour ago: a new BTC price, one trade (taker + maker side) and positions.
+    let recent = now - TimeDelta::hours(1);
+    let mut w = block(3, recent);
+    let (taker_event, taker_row) = event(3, 0, 0);
+    let (maker_event, maker_row) = event(3, 0, 1);
+    w.tendermint_events = vec![taker_row, maker_row];
+    w.oracle_prices = vec![oracle_price(0, "51000", 3, recent)];
+    w.fills = vec![
+        fill(
+            ALICE,
+            &taker_event,
+            "TAKER",
+            "BUY",
+            0,
+            "0.5",
+            "51000",
+            3,
+            recent,
+        ),
+        fill(
+            BOB,
+            &maker_event,
+            "MAKER",
+            "SELL",
+            0,
+            "0.5",
+            "51000",
+            3,
+            recent,
+        ),
+    ];
+    w.perpetual_positions = vec![
+        position(ALICE, 0, "0.5", &taker_event, 3, recent),
+        position(BOB, 0, "-0.5", &maker_event, 3, recent),
+    ];
+    env.write(w).await;
+
+    // Premium samples ender pushed since the last funding tick.
+    let _: () = redis::cmd("RPUSH")
+        .arg(env.cache.keys().next_funding("BTC-USD"))
+        .arg("0.0001")
+        .arg("0.0003")
+        .query_async(&mut env.cache.conn())
+        .await
+        .unwrap();
+
+    let consumer = env.consumer(Topic::ToWebsocketsMarkets).await;
+    let job = MarketUpdater::new(env.deps.clone());
+    job.run(&ctx()).await.unwrap();
+
+    let rows: Vec<(String, i32, String, String, String, String)> = sqlx::query_as(
+        r#"SELECT ticker, "trades24H", "volume24H"::text, "priceChange24H"::text,
+                  "openInterest"::text, "nextFundingRate"::text
+           FROM perpetual_markets ORDER BY id"#,
+    )
+    .fetch_all(env.pool())
+    .await
+    .unwrap();
+    let numeric = |text: &str| text.parse::<bigdecimal::BigDecimal>().unwrap();
+    let (_, trades, volume, change, oi, funding) = &rows[0];
+    assert_eq!(*trades, 1, "one taker fill in the window");
+    assert_eq!(numeric(volume), dec("25500"));
+    assert_eq!(numeric(change), dec("1000"));
+    assert_eq!(numeric(oi), dec("0.5"));
+    assert_eq!(numeric(funding), dec("0.0002"));
+    let (_, eth_trades, eth_volume, eth_change, eth_oi, _) = &rows[1];
+    assert_eq!(
+        (
+            *eth_trades,
+            numeric(eth_volume),
+            numeric(eth_change),
+            numeric(eth_oi)
+        ),
+        (0, dec("0"), dec("0"), dec("0"))
+    );
+
+    let received = next_message(&consumer).await;
+    assert_eq!(received.meta.key, None);
+    let message = MarketMessage::decode(received.value.as_slice()).unwrap();
+    assert_eq!(message.version, "1.0.0");
+    let contents: Value = serde_json::from_str(&message.contents).unwrap();
+    assert_eq!(
+        contents,
+        json!({"trading": {"BTC-USD": {
+            "priceChange24H": "1000",
+            "volume24H": "25500",
+            "trades24H": 1,
+            "nextFundingRate": "0.0002",
+            "openInterest": "0.5"
+        }}})
+    );
+
+    // Nothing changed since: the next run writes the same values and announces nothing.
+    job.run(&ctx()).await.unwrap();
+    assert!(
+        !more_messages(&consumer, Duration::from_secs(2)).await,
+        "an unchanged market is not announced again"
+    );
+    drop(consumer);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_funding_samples_the_previous_next_funding_rate_is_kept() {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let mut genesis = genesis(now - TimeDelta::days(2));
+    genesis.perpetual_markets[0].1.next_funding_rate = dec("0.000125");
+    env.write(genesis).await;
+
+    MarketUpdater::new(env.deps.clone())
+        .run(&ctx())
+        .await
+        .unwrap();
+
+    let kept: String = sqlx::query_scalar(
+        r#"SELECT "nextFundingRate"::text FROM perpetual_markets WHERE ticker = 'BTC-USD'"#,
+    )
+    .fetch_one(env.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        kept.parse::<bigdecimal::BigDecimal>().unwrap(),
+        dec("0.000125")
+    );
+    env.cleanup().await;
+}
