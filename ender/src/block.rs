@@ -402,14 +402,11 @@ impl<'s, 'c> Working<'s, 'c> {
         &mut self,
         event: &DecodedEvent,
         subaccount: &IndexerSubaccountId,
-        contents: serde_json::Map<String, serde_json::Value>,
+        contents: messages::SubaccountContents,
         fill_of_order: Option<Uuid>,
     ) {
         let mut contents = contents;
-        contents.insert(
-            "blockHeight".into(),
-            serde_json::Value::String(self.height.to_string()),
-        );
+        contents.block_height = self.height.to_string();
         self.pending.push(Pending::Subaccount(SubaccountPending {
             subaccount: subaccount.clone(),
             transaction_index: event.transaction_index(),
@@ -438,7 +435,7 @@ impl<'s, 'c> Working<'s, 'c> {
         position: &Position,
         owner: &str,
         number: u32,
-    ) -> serde_json::Value {
+    ) -> messages::Raw {
         let market = self.perpetual_market(position.perpetual_id);
         let ticker = market.map(|m| m.ticker.clone()).unwrap_or_default();
         let price = market

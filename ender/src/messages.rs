@@ -15,7 +15,9 @@ use indexer_proto::protocol::v1::IndexerSubaccountId;
 use indexer_proto::socks;
 use indexer_store::write::OutboxMessage;
 use prost::Message;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::model::{Candle, Fill, LiquidityTier, Order, PerpetualMarket, Position};
@@ -84,7 +86,7 @@ pub mod channels {
 
 /// A message recorded by a handler, before aggregation (lives for one block).
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Pending {
     Subaccount(SubaccountPending),
     Trade {
@@ -106,108 +108,211 @@ pub enum Pending {
     },
 }
 
+/// A JSON fragment serialised once, embedded as is in the message contents.
+pub type Raw = Box<RawValue>;
+
+fn raw<T: Serialize>(value: &T) -> Raw {
+    serde_json::value::to_raw_value(value).expect("message fragments always serialise")
+}
+
+/// Any JSON value as a fragment (for the rare, small objects built with `json!`).
+pub fn raw_value(value: &Value) -> Raw {
+    raw(value)
+}
+
+/// The `contents` of a subaccount message (ingest.md §4.8; serve.md §5.8.1): empty lists and
+/// absent objects are omitted.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubaccountContents {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fills: Vec<Raw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub perpetual_positions: Vec<Raw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub asset_positions: Vec<Raw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<Raw>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<Raw>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trading_reward: Option<Raw>,
+    pub block_height: String,
+}
+
 /// A subaccount message before aggregation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SubaccountPending {
     pub subaccount: IndexerSubaccountId,
     pub transaction_index: i32,
     pub event_index: u32,
-    pub contents: Map<String, Value>,
+    pub contents: SubaccountContents,
     /// Set for fill messages of an order: all of them in a block merge into the last one.
     pub fill_of_order: Option<Uuid>,
 }
 
-fn time(t: &DateTime<Utc>) -> Value {
-    Value::String(to_iso(t))
+/// Serialises a number (or any `Display`) as a JSON string, as the reference renders bigint
+/// and numeric columns.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }
 
-fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map_or(Value::Null, time)
+fn text<T: std::fmt::Display>(value: T) -> Text<T> {
+    Text(value)
 }
 
-fn dec(d: &Decimal) -> Value {
-    Value::String(d.to_string())
+fn opt_text<T: std::fmt::Display + Copy>(value: &Option<T>) -> Option<Text<T>> {
+    value.map(Text)
 }
 
-fn opt_dec(d: &Option<Decimal>) -> Value {
-    d.as_ref().map_or(Value::Null, dec)
+fn iso<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    indexer_domain::time::iso_millis::serialize(time, serializer)
 }
 
-fn num_str(n: impl ToString) -> Value {
-    Value::String(n.to_string())
+fn iso_opt<S: serde::Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    indexer_domain::time::iso_millis::option::serialize(time, serializer)
 }
 
-fn opt_num_str<T: std::fmt::Display>(n: &Option<T>) -> Value {
-    n.as_ref().map_or(Value::Null, num_str)
-}
-
-fn opt_string(s: &Option<String>) -> Value {
-    s.clone().map_or(Value::Null, Value::String)
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderJson<'a> {
+    id: &'a Uuid,
+    subaccount_id: &'a Uuid,
+    client_id: Text<u32>,
+    clob_pair_id: Text<u32>,
+    side: &'static str,
+    size: &'a Decimal,
+    total_filled: &'a Decimal,
+    price: &'a Decimal,
+    #[serde(rename = "type")]
+    order_type: &'static str,
+    status: &'static str,
+    time_in_force: &'static str,
+    reduce_only: bool,
+    order_flags: Text<u32>,
+    good_til_block: Option<Text<u32>>,
+    #[serde(serialize_with = "iso_opt")]
+    good_til_block_time: Option<DateTime<Utc>>,
+    created_at_height: Option<Text<u32>>,
+    #[serde(serialize_with = "iso_opt")]
+    created_at: Option<DateTime<Utc>>,
+    client_metadata: Text<u32>,
+    trigger_price: &'a Option<Decimal>,
+    #[serde(serialize_with = "iso_opt")]
+    updated_at: Option<DateTime<Utc>>,
+    updated_at_height: Option<Text<u32>>,
+    duration: &'a Option<String>,
+    interval: &'a Option<String>,
+    price_tolerance: &'a Option<String>,
+    builder_address: &'a Option<String>,
+    fee_ppm: &'a Option<String>,
+    order_router_address: &'a Option<String>,
+    post_only: bool,
+    ticker: &'a str,
 }
 
 /// ORDER (§4.8): every column as stored, API time in force, `postOnly`, `ticker`.
-pub fn order_json(order: &Order, ticker: &str) -> Value {
-    json!({
-        "id": order.id.to_string(),
-        "subaccountId": order.subaccount_id.to_string(),
-        "clientId": num_str(order.client_id),
-        "clobPairId": num_str(order.clob_pair_id),
-        "side": order.side.as_str(),
-        "size": dec(&order.size),
-        "totalFilled": dec(&order.total_filled),
-        "price": dec(&order.price),
-        "type": order.order_type.as_str(),
-        "status": order.status.as_str(),
-        "timeInForce": order.time_in_force.api().as_str(),
-        "reduceOnly": order.reduce_only,
-        "orderFlags": num_str(order.order_flags),
-        "goodTilBlock": opt_num_str(&order.good_til_block),
-        "goodTilBlockTime": opt_time(&order.good_til_block_time),
-        "createdAtHeight": opt_num_str(&order.created_at_height),
-        "createdAt": opt_time(&order.created_at),
-        "clientMetadata": num_str(order.client_metadata),
-        "triggerPrice": opt_dec(&order.trigger_price),
-        "updatedAt": opt_time(&order.updated_at),
-        "updatedAtHeight": opt_num_str(&order.updated_at_height),
-        "duration": opt_string(&order.duration),
-        "interval": opt_string(&order.interval),
-        "priceTolerance": opt_string(&order.price_tolerance),
-        "builderAddress": opt_string(&order.builder_address),
-        "feePpm": opt_string(&order.fee_ppm),
-        "orderRouterAddress": opt_string(&order.order_router_address),
-        "postOnly": order.time_in_force.is_post_only(),
-        "ticker": ticker,
+pub fn order_json(order: &Order, ticker: &str) -> Raw {
+    raw(&OrderJson {
+        id: &order.id,
+        subaccount_id: &order.subaccount_id,
+        client_id: text(order.client_id),
+        clob_pair_id: text(order.clob_pair_id),
+        side: order.side.as_str(),
+        size: &order.size,
+        total_filled: &order.total_filled,
+        price: &order.price,
+        order_type: order.order_type.as_str(),
+        status: order.status.as_str(),
+        time_in_force: order.time_in_force.api().as_str(),
+        reduce_only: order.reduce_only,
+        order_flags: text(order.order_flags),
+        good_til_block: opt_text(&order.good_til_block),
+        good_til_block_time: order.good_til_block_time,
+        created_at_height: opt_text(&order.created_at_height),
+        created_at: order.created_at,
+        client_metadata: text(order.client_metadata),
+        trigger_price: &order.trigger_price,
+        updated_at: order.updated_at,
+        updated_at_height: opt_text(&order.updated_at_height),
+        duration: &order.duration,
+        interval: &order.interval,
+        price_tolerance: &order.price_tolerance,
+        builder_address: &order.builder_address,
+        fee_ppm: &order.fee_ppm,
+        order_router_address: &order.order_router_address,
+        post_only: order.time_in_force.is_post_only(),
+        ticker,
     })
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FillJson<'a> {
+    id: &'a Uuid,
+    subaccount_id: &'a Uuid,
+    side: &'static str,
+    liquidity: &'static str,
+    #[serde(rename = "type")]
+    fill_type: &'static str,
+    clob_pair_id: Text<u32>,
+    order_id: &'a Option<Uuid>,
+    size: &'a Decimal,
+    price: &'a Decimal,
+    quote_amount: &'a Decimal,
+    event_id: String,
+    transaction_hash: &'a str,
+    #[serde(serialize_with = "iso")]
+    created_at: DateTime<Utc>,
+    created_at_height: Text<u32>,
+    client_metadata: Option<Text<u32>>,
+    fee: &'a Decimal,
+    affiliate_rev_share: &'a Decimal,
+    builder_fee: &'a Option<Decimal>,
+    builder_address: &'a Option<String>,
+    order_router_address: &'a Option<String>,
+    order_router_fee: &'a Option<Decimal>,
+    position_size_before: &'a Option<Decimal>,
+    entry_price_before: &'a Option<Decimal>,
+    position_side_before: Option<&'static str>,
+    ticker: &'a str,
+}
+
 /// FILL (§4.8): every column as stored, `eventId` in hex, plus `ticker`.
-pub fn fill_json(fill: &Fill, ticker: &str) -> Value {
-    json!({
-        "id": fill.id.to_string(),
-        "subaccountId": fill.subaccount_id.to_string(),
-        "side": fill.side.as_str(),
-        "liquidity": fill.liquidity.as_str(),
-        "type": fill.fill_type.as_str(),
-        "clobPairId": num_str(fill.clob_pair_id),
-        "orderId": fill.order_id.map_or(Value::Null, |id| Value::String(id.to_string())),
-        "size": dec(&fill.size),
-        "price": dec(&fill.price),
-        "quoteAmount": dec(&fill.quote_amount),
-        "eventId": fill.event_id.to_hex(),
-        "transactionHash": fill.transaction_hash,
-        "createdAt": time(&fill.created_at),
-        "createdAtHeight": num_str(fill.created_at_height),
-        "clientMetadata": opt_num_str(&fill.client_metadata),
-        "fee": dec(&fill.fee),
-        "affiliateRevShare": dec(&fill.affiliate_rev_share),
-        "builderFee": opt_dec(&fill.builder_fee),
-        "builderAddress": opt_string(&fill.builder_address),
-        "orderRouterAddress": opt_string(&fill.order_router_address),
-        "orderRouterFee": opt_dec(&fill.order_router_fee),
-        "positionSizeBefore": opt_dec(&fill.position_size_before),
-        "entryPriceBefore": opt_dec(&fill.entry_price_before),
-        "positionSideBefore": fill.position_side_before.map_or(Value::Null, |s| Value::String(s.as_str().into())),
-        "ticker": ticker,
+pub fn fill_json(fill: &Fill, ticker: &str) -> Raw {
+    raw(&FillJson {
+        id: &fill.id,
+        subaccount_id: &fill.subaccount_id,
+        side: fill.side.as_str(),
+        liquidity: fill.liquidity.as_str(),
+        fill_type: fill.fill_type.as_str(),
+        clob_pair_id: text(fill.clob_pair_id),
+        order_id: &fill.order_id,
+        size: &fill.size,
+        price: &fill.price,
+        quote_amount: &fill.quote_amount,
+        event_id: fill.event_id.to_hex(),
+        transaction_hash: &fill.transaction_hash,
+        created_at: fill.created_at,
+        created_at_height: text(fill.created_at_height),
+        client_metadata: opt_text(&fill.client_metadata),
+        fee: &fill.fee,
+        affiliate_rev_share: &fill.affiliate_rev_share,
+        builder_fee: &fill.builder_fee,
+        builder_address: &fill.builder_address,
+        order_router_address: &fill.order_router_address,
+        order_router_fee: &fill.order_router_fee,
+        position_size_before: &fill.position_size_before,
+        entry_price_before: &fill.entry_price_before,
+        position_side_before: fill.position_side_before.map(|s| s.as_str()),
+        ticker,
     })
 }
 
@@ -226,6 +331,26 @@ pub fn unrealized_pnl(position: &Position, oracle_price: Option<&Decimal>) -> Op
     oracle_price.map(|price| (&position.size * (price - &position.entry_price)).trim())
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PositionJson<'a> {
+    address: &'a str,
+    subaccount_number: u32,
+    position_id: &'a Uuid,
+    market: &'a str,
+    side: &'static str,
+    status: &'static str,
+    size: &'a Decimal,
+    max_size: &'a Decimal,
+    net_funding: &'a Decimal,
+    entry_price: &'a Decimal,
+    exit_price: &'a Option<Decimal>,
+    sum_open: &'a Decimal,
+    sum_close: &'a Decimal,
+    realized_pnl: Decimal,
+    unrealized_pnl: Option<Decimal>,
+}
+
 /// POS (§4.8).
 pub fn position_json(
     position: &Position,
@@ -233,24 +358,36 @@ pub fn position_json(
     number: u32,
     ticker: &str,
     oracle_price: Option<&Decimal>,
-) -> Value {
-    json!({
-        "address": owner,
-        "subaccountNumber": number,
-        "positionId": position.id.to_string(),
-        "market": ticker,
-        "side": position.side.as_str(),
-        "status": position.status.as_str(),
-        "size": dec(&position.size),
-        "maxSize": dec(&position.max_size),
-        "netFunding": dec(&position.settled_funding),
-        "entryPrice": dec(&position.entry_price),
-        "exitPrice": opt_dec(&position.exit_price),
-        "sumOpen": dec(&position.sum_open),
-        "sumClose": dec(&position.sum_close),
-        "realizedPnl": dec(&realized_pnl(position)),
-        "unrealizedPnl": opt_dec(&unrealized_pnl(position, oracle_price)),
+) -> Raw {
+    raw(&PositionJson {
+        address: owner,
+        subaccount_number: number,
+        position_id: &position.id,
+        market: ticker,
+        side: position.side.as_str(),
+        status: position.status.as_str(),
+        size: &position.size,
+        max_size: &position.max_size,
+        net_funding: &position.settled_funding,
+        entry_price: &position.entry_price,
+        exit_price: &position.exit_price,
+        sum_open: &position.sum_open,
+        sum_close: &position.sum_close,
+        realized_pnl: realized_pnl(position),
+        unrealized_pnl: unrealized_pnl(position, oracle_price),
     })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssetPositionJson<'a> {
+    address: &'a str,
+    subaccount_number: u32,
+    position_id: Uuid,
+    asset_id: Text<u32>,
+    symbol: &'a str,
+    side: &'static str,
+    size: &'a Decimal,
 }
 
 /// ASSET (§4.8).
@@ -262,16 +399,28 @@ pub fn asset_position_json(
     symbol: &str,
     is_long: bool,
     size: &Decimal,
-) -> Value {
-    json!({
-        "address": owner,
-        "subaccountNumber": number,
-        "positionId": position_id.to_string(),
-        "assetId": asset_id.to_string(),
-        "symbol": symbol,
-        "side": if is_long { "LONG" } else { "SHORT" },
-        "size": dec(size),
+) -> Raw {
+    raw(&AssetPositionJson {
+        address: owner,
+        subaccount_number: number,
+        position_id,
+        asset_id: text(asset_id),
+        symbol,
+        side: if is_long { "LONG" } else { "SHORT" },
+        size,
     })
+}
+
+fn dec(d: &Decimal) -> Value {
+    Value::String(d.to_string())
+}
+
+fn opt_dec(d: &Option<Decimal>) -> Value {
+    d.as_ref().map_or(Value::Null, dec)
+}
+
+fn opt_string(s: &Option<String>) -> Value {
+    s.clone().map_or(Value::Null, Value::String)
 }
 
 /// MARKET (§4.8), the `trading` entry of a markets message.
@@ -320,7 +469,7 @@ pub fn market_json(market: &PerpetualMarket, tier: Option<&LiquidityTier>) -> Va
 /// A candle message's contents: the row without `id`.
 pub fn candle_json(candle: &Candle) -> Value {
     json!({
-        "startedAt": time(&candle.started_at),
+        "startedAt": to_iso(&candle.started_at),
         "ticker": candle.ticker,
         "resolution": candle.resolution.as_str(),
         "low": dec(&candle.low),
@@ -450,34 +599,29 @@ fn merge_subaccount_messages(messages: Vec<SubaccountPending>) -> Vec<Subaccount
             }
         }
     }
-    // Fills of the dropped messages, moved (not copied) onto the surviving one, in processing
-    // order. Orders with a single fill message, the common case, move nothing.
-    let mut fills_by_order: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    // Fills of the dropped messages, moved onto the surviving one in processing order. Orders
+    // with a single fill message, the common case, move nothing.
+    let mut fills_by_order: HashMap<Uuid, Vec<Raw>> = HashMap::new();
     let mut kept: Vec<SubaccountPending> = Vec::with_capacity(messages.len());
-    for (i, mut m) in messages.into_iter().enumerate() {
+    for (i, m) in messages.into_iter().enumerate() {
         match m.fill_of_order {
             Some(order) if last_by_order[&order] != i => {
-                if let Some(Value::Array(fills)) = m.contents.remove("fills") {
-                    fills_by_order.entry(order).or_default().extend(fills);
-                }
+                fills_by_order
+                    .entry(order)
+                    .or_default()
+                    .extend(m.contents.fills);
             }
             _ => kept.push(m),
         }
     }
     for m in &mut kept {
-        let Some(earlier) = m
+        if let Some(mut earlier) = m
             .fill_of_order
             .and_then(|order| fills_by_order.remove(&order))
-        else {
-            continue;
-        };
-        let own = match m.contents.remove("fills") {
-            Some(Value::Array(own)) => own,
-            _ => Vec::new(),
-        };
-        let mut all = earlier;
-        all.extend(own);
-        m.contents.insert("fills".into(), Value::Array(all));
+        {
+            earlier.append(&mut m.contents.fills);
+            m.contents.fills = earlier;
+        }
     }
     kept.sort_by_key(|m| (m.transaction_index, m.event_index));
     kept
@@ -490,7 +634,7 @@ fn subaccount_message(height: u32, s: SubaccountPending) -> OutboxMessage {
         block_height: height.to_string(),
         transaction_index: s.transaction_index,
         event_index: s.event_index,
-        contents: contents_string(&Value::Object(s.contents)),
+        contents: serde_json::to_string(&s.contents).expect("contents always serialise"),
         subaccount_id: Some(s.subaccount),
         version: versions::SUBACCOUNTS.into(),
     };
@@ -553,8 +697,11 @@ mod tests {
         fill_of: Option<Uuid>,
         fill_id: &str,
     ) -> SubaccountPending {
-        let mut contents = Map::new();
-        contents.insert("fills".into(), json!([{ "id": fill_id }]));
+        let contents = SubaccountContents {
+            fills: vec![raw_value(&json!({ "id": fill_id }))],
+            block_height: "5".into(),
+            ..Default::default()
+        };
         SubaccountPending {
             subaccount: IndexerSubaccountId {
                 owner: owner.into(),
@@ -582,8 +729,8 @@ mod tests {
             .collect();
         assert_eq!(ids, [(-1, 0), (0, 0), (3, 0)]);
         assert_eq!(
-            merged[2].contents["fills"],
-            json!([{ "id": "f1" }, { "id": "f2" }])
+            serde_json::to_string(&merged[2].contents).unwrap(),
+            r#"{"fills":[{"id":"f1"},{"id":"f2"}],"blockHeight":"5"}"#
         );
     }
 

@@ -15,14 +15,14 @@ use indexer_proto::off_chain_updates::{
 use indexer_proto::protocol::v1::{IndexerOrder, IndexerSubaccountId};
 use indexer_proto::shared::OrderRemovalReason;
 use prost::Message;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::order_id_key;
 use crate::block::{RedisEffect, Working};
 use crate::decode::DecodedEvent;
 use crate::error::BlockError;
-use crate::messages::{self, Pending};
+use crate::messages::{self, Pending, Raw, SubaccountContents};
 use crate::model::{Fill, Order, PerpetualMarket};
 use crate::orders::{good_til, order_id, side_of, status_after_fill};
 use crate::positions::{apply_fill_aggregate, realized_pnl_change, snapshot};
@@ -228,16 +228,12 @@ fn order_side(
         realize_pnl.then_some((&before, &fee)),
     )?;
 
-    let mut contents = Map::new();
-    contents.insert(
-        "fills".into(),
-        json!([messages::fill_json(&record, &market.ticker)]),
-    );
-    contents.insert("perpetualPositions".into(), json!([position_json]));
-    contents.insert(
-        "orders".into(),
-        json!([messages::order_json(&row, &market.ticker)]),
-    );
+    let contents = SubaccountContents {
+        fills: vec![messages::fill_json(&record, &market.ticker)],
+        perpetual_positions: vec![position_json],
+        orders: vec![messages::order_json(&row, &market.ticker)],
+        ..Default::default()
+    };
     w.subaccount_message(event, sub, contents, Some(order_uuid));
 
     w.pending.push(vulcan(
@@ -404,7 +400,7 @@ fn update_position(
     size: &Decimal,
     price: &Decimal,
     realized: Option<(&crate::positions::Snapshot, &Decimal)>,
-) -> Result<Value, BlockError> {
+) -> Result<Raw, BlockError> {
     let mut position = w
         .latest_position(subaccount_uuid, market.id)
         .cloned()
@@ -533,12 +529,11 @@ fn liquidated_side(
         &price,
         None,
     )?;
-    let mut contents = Map::new();
-    contents.insert(
-        "fills".into(),
-        json!([messages::fill_json(&record, &market.ticker)]),
-    );
-    contents.insert("perpetualPositions".into(), json!([position_json]));
+    let contents = SubaccountContents {
+        fills: vec![messages::fill_json(&record, &market.ticker)],
+        perpetual_positions: vec![position_json],
+        ..Default::default()
+    };
     w.subaccount_message(event, sub, contents, None);
     push_trade(w, event, &record, &market);
     w.insert_fill(record);
@@ -612,12 +607,11 @@ pub fn deleveraging(
             &price,
             None,
         )?;
-        let mut contents = Map::new();
-        contents.insert(
-            "fills".into(),
-            json!([messages::fill_json(&record, &market.ticker)]),
-        );
-        contents.insert("perpetualPositions".into(), json!([position_json]));
+        let contents = SubaccountContents {
+            fills: vec![messages::fill_json(&record, &market.ticker)],
+            perpetual_positions: vec![position_json],
+            ..Default::default()
+        };
         w.subaccount_message(event, sub, contents, None);
         if liquidity == Liquidity::Taker {
             push_trade(w, event, &record, &market);

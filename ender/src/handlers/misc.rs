@@ -5,12 +5,13 @@ use indexer_domain::{ids, VaultStatus};
 use indexer_proto::events::{RegisterAffiliateEventV1, TradingRewardsEventV1, UpsertVaultEventV1};
 use indexer_proto::protocol::v1::IndexerSubaccountId;
 use indexer_store::write::{AffiliateReferredUserRow, TradingRewardRow, VaultRow};
-use serde_json::{json, Map};
+use serde_json::json;
 
 use super::big_int;
 use crate::block::Working;
 use crate::decode::DecodedEvent;
 use crate::error::BlockError;
+use crate::messages::{self, SubaccountContents};
 use crate::model::to_numeric;
 
 pub fn trading_reward(
@@ -28,16 +29,15 @@ pub fn trading_reward(
             block_height: i64::from(w.height),
             amount: to_numeric(&amount),
         });
-        let mut contents = Map::new();
-        contents.insert(
-            "tradingReward".into(),
-            json!({
+        let contents = SubaccountContents {
+            trading_reward: Some(messages::raw_value(&json!({
                 // The numeric(27,18) column's text, as the reference returns it.
                 "tradingReward": amount.to_fixed(18),
                 "createdAtHeight": w.height.to_string(),
                 "createdAt": indexer_domain::time::to_iso(&w.time),
-            }),
-        );
+            }))),
+            ..Default::default()
+        };
         let sub = IndexerSubaccountId {
             owner: reward.owner.clone(),
             number: 0,

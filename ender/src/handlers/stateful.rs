@@ -7,13 +7,12 @@ use indexer_proto::off_chain_updates::{
     order_remove_v1::OrderRemovalStatus, OrderPlaceV1, OrderRemoveV1,
 };
 use indexer_proto::protocol::v1::{IndexerOrder, IndexerOrderId};
-use serde_json::{json, Map};
 
 use super::fills::vulcan;
 use crate::block::Working;
 use crate::decode::DecodedEvent;
 use crate::error::BlockError;
-use crate::messages;
+use crate::messages::{self, SubaccountContents};
 use crate::model::Order;
 use crate::orders::{good_til, order_id, rebuild_indexer_order, side_of, type_of};
 
@@ -166,11 +165,10 @@ fn place(
         w.put_order(row.clone());
     }
     if kind == Kind::Conditional {
-        let mut contents = Map::new();
-        contents.insert(
-            "orders".into(),
-            json!([messages::order_json(&row, &market.ticker)]),
-        );
+        let contents = SubaccountContents {
+            orders: vec![messages::order_json(&row, &market.ticker)],
+            ..Default::default()
+        };
         w.subaccount_message(event, sub, contents, None);
         return Ok(());
     }

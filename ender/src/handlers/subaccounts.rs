@@ -6,13 +6,13 @@ use indexer_domain::TransferType;
 use indexer_proto::events::{source_of_funds::Source, SubaccountUpdateEventV1, TransferEventV1};
 use indexer_proto::protocol::v1::IndexerSubaccountId;
 use indexer_store::write::{AssetPositionRow, TransferRow};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::big_int;
 use crate::block::Working;
 use crate::decode::DecodedEvent;
 use crate::error::BlockError;
-use crate::messages;
+use crate::messages::{self, SubaccountContents};
 use crate::model::to_numeric;
 use crate::positions::{apply_position_update, EventAt, UpdateOutcome};
 
@@ -92,13 +92,11 @@ pub fn subaccount_update(
             is_long,
         });
     }
-    let mut contents = Map::new();
-    if !positions_json.is_empty() {
-        contents.insert("perpetualPositions".into(), Value::Array(positions_json));
-    }
-    if !assets_json.is_empty() {
-        contents.insert("assetPositions".into(), Value::Array(assets_json));
-    }
+    let contents = SubaccountContents {
+        perpetual_positions: positions_json,
+        asset_positions: assets_json,
+        ..Default::default()
+    };
     w.subaccount_message(event, sub, contents, None);
     Ok(())
 }
@@ -180,8 +178,10 @@ pub fn transfer(
             "createdAtHeight": w.height.to_string(),
             "transactionHash": tx_hash,
         });
-        let mut contents = Map::new();
-        contents.insert("transfers".into(), body);
+        let contents = SubaccountContents {
+            transfers: Some(messages::raw_value(&body)),
+            ..Default::default()
+        };
         w.subaccount_message(event, sub, contents, None);
     };
     if let Party::Subaccount(sub) = &sender {
