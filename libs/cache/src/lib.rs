@@ -9,6 +9,7 @@
 pub mod book;
 mod connection;
 pub mod keys;
+pub mod maintenance;
 pub mod orders;
 mod script_value;
 mod scripts;
