@@ -476,6 +476,9 @@ impl Hub {
     pub fn flush_batches(&self) {
         let mut state = self.lock();
         let dirty: Vec<ChannelKey> = state.dirty.drain().collect();
+        // Everything one connection gets from this flush, queued at once so its writer wakes
+        // once and writes it in one batch.
+        let mut bundles: HashMap<u64, Bundle> = HashMap::new();
         for key in dirty {
             let Some(channel) = state.channels.get_mut(&key) else {
                 continue;
@@ -484,8 +487,7 @@ impl Hub {
             let base = channel.buffer_base;
             channel.buffer_base += buffer.len() as u64;
             let shared = render_batches(&key, &buffer);
-            let mut lagged = Vec::new();
-            for (serial, sub) in channel.subs.iter_mut() {
+            for (serial, sub) in channel.subs.iter() {
                 let Phase::Active { batch_from } = sub.phase else {
                     continue;
                 };
@@ -507,16 +509,33 @@ impl Hub {
                 } else {
                     render_batches(&key, &mine)
                 };
-                for frame in frames {
-                    if !sub.conn.send_data(true, frame.tail, frame.origin_ms) {
-                        lagged.push(*serial);
-                        break;
-                    }
-                    sub.last_queued = frame.last.or(sub.last_queued.take());
-                }
+                let bundle = bundles.entry(*serial).or_insert_with(|| Bundle {
+                    conn: Arc::clone(&sub.conn),
+                    frames: Vec::new(),
+                    keys: Vec::new(),
+                });
+                let last = frames.iter().rev().find_map(|f| f.last.clone());
+                bundle
+                    .frames
+                    .extend(frames.into_iter().map(|f| (f.tail, f.origin_ms)));
+                bundle.keys.push((key.clone(), last));
             }
-            for serial in lagged {
-                self.drop_lagged(&mut state, &key, serial);
+        }
+        for (serial, bundle) in bundles {
+            if bundle.conn.send_data_all(bundle.frames) {
+                for (key, last) in bundle.keys {
+                    let sub = state
+                        .channels
+                        .get_mut(&key)
+                        .and_then(|channel| channel.subs.get_mut(&serial));
+                    if let (Some(sub), Some(last)) = (sub, last) {
+                        sub.last_queued = Some(last);
+                    }
+                }
+            } else {
+                for (key, _) in bundle.keys {
+                    self.drop_lagged(&mut state, &key, serial);
+                }
             }
         }
     }
@@ -617,6 +636,13 @@ fn merge_floors(client: Vec<Cursor>, latest: Vec<Cursor>) -> Vec<Cursor> {
         }
     }
     floors
+}
+
+/// The batch frames of one flush for one connection, and the channel ids they are for.
+struct Bundle {
+    conn: Arc<ConnectionHandle>,
+    frames: Vec<(Arc<str>, Option<i64>)>,
+    keys: Vec<(ChannelKey, Option<Cursor>)>,
 }
 
 /// One rendered `channel_batch_data` tail.

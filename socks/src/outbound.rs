@@ -108,6 +108,27 @@ impl ConnectionHandle {
         true
     }
 
+    /// Queues several batch frames at once (one wake-up for the writer); all or nothing: `false`
+    /// (and nothing queued) when they do not all fit.
+    pub fn send_data_all(&self, frames: Vec<(Arc<str>, Option<i64>)>) -> bool {
+        {
+            let mut queue = self.lock();
+            if queue.data_frames + frames.len() > self.capacity {
+                return false;
+            }
+            queue.data_frames += frames.len();
+            queue
+                .frames
+                .extend(frames.into_iter().map(|(tail, origin_ms)| Outgoing::Data {
+                    batch: true,
+                    tail,
+                    origin_ms,
+                }));
+        }
+        self.wake.notify_one();
+        true
+    }
+
     /// Asks the writer to close the connection after what is already queued.
     pub fn close(&self, code: u16, reason: impl Into<String>) {
         if self.closing.swap(true, Ordering::AcqRel) {
@@ -169,6 +190,24 @@ mod tests {
             handle.send_data(false, "d".into(), None),
             "room again after a drain"
         );
+    }
+
+    #[test]
+    fn several_frames_are_queued_all_or_nothing() {
+        let handle = ConnectionHandle::new(1, "c".into(), 3);
+        assert!(handle.send_data(false, "a".into(), None));
+        assert!(!handle.send_data_all(vec![
+            ("b".into(), None),
+            ("c".into(), None),
+            ("d".into(), None)
+        ]));
+        assert_eq!(
+            handle.queue_len(),
+            1,
+            "nothing of a refused bundle is queued"
+        );
+        assert!(handle.send_data_all(vec![("b".into(), None), ("c".into(), None)]));
+        assert_eq!(handle.queue_len(), 3);
     }
 
     #[test]
