@@ -102,20 +102,20 @@ fn parse_stale_removal(reply: Value) -> Result<StaleRemoval, ScriptReplyError> {
             .ok_or(ScriptReplyError::Shape("missing epoch"))?,
     )?;
     let rest: Vec<Value> = items.collect();
-    if rest.len() % 3 != 0 {
+    let triples = rest.chunks_exact(3);
+    if !triples.remainder().is_empty() {
         return Err(ScriptReplyError::Shape("side, price, seq triples"));
     }
     let mut removed = Vec::with_capacity(rest.len() / 3);
-    let mut iter = rest.into_iter();
-    while let (Some(side), Some(price), Some(seq)) = (iter.next(), iter.next(), iter.next()) {
-        let side = match string(side)?.as_str() {
+    for triple in triples {
+        let side = match string(triple[0].clone())?.as_str() {
             "BUY" => BookSide::Buy,
             _ => BookSide::Sell,
         };
-        let seq = string(seq)?;
+        let seq = string(triple[2].clone())?;
         removed.push(RemovedLevel {
             side,
-            price: string(price)?,
+            price: string(triple[1].clone())?,
             seq: if seq.is_empty() {
                 None
             } else {
