@@ -28,9 +28,9 @@ use crate::error::route_not_found;
 use crate::http::{normalize_path, observe};
 use crate::rate_limit::{Limiter, RateLimiter};
 use crate::routes::{
-    addresses, asset_positions, candles, fills, funding_payments, historical_funding,
+    addresses, asset_positions, candles, compliance, fills, funding_payments, historical_funding,
     historical_pnl, orderbooks, orders, perpetual_markets, perpetual_positions, pnl, rewards,
-    social, sparklines, trades, transfers, utility, CacheFamily,
+    social, sparklines, trade_history, trades, transfers, utility, CacheFamily,
 };
 use crate::state::AppState;
 
@@ -73,6 +73,10 @@ pub const ROUTES: &[&str] = &[
     "/v4/affiliates/metadata",
     "/v4/affiliates/address",
     "/v4/affiliates/total_volume",
+    "/v4/tradeHistory",
+    "/v4/tradeHistory/parentSubaccountNumber",
+    "/v4/screen",
+    "/v4/compliance/screen/{address}",
 ];
 
 /// The generated OpenAPI document served at `/v4/openapi.json`.
@@ -98,6 +102,8 @@ pub const ROUTES: &[&str] = &[
         rewards::get_block_rewards, rewards::get_aggregated_rewards,
         social::get_trader_search, social::get_affiliate_metadata,
         social::get_affiliate_address, social::get_affiliate_total_volume,
+        trade_history::get_trade_history, trade_history::get_parent_trade_history,
+        compliance::get_screen, compliance::get_compliance_screen,
     ),
     tags(
         (name = "utility", description = "Time and indexed height"),
@@ -105,6 +111,7 @@ pub const ROUTES: &[&str] = &[
         (name = "accounts", description = "Subaccounts, positions, orders, fills, transfers, PnL"),
         (name = "social", description = "Trader search"),
         (name = "affiliates", description = "Affiliate program reads"),
+        (name = "compliance", description = "Address screening"),
     )
 )]
 pub struct ApiDoc;
@@ -414,6 +421,30 @@ pub fn router(state: AppState) -> Router {
                 Some(L::Get),
                 Some(C::Affiliates),
             ),
+        )
+        .route(
+            "/v4/tradeHistory",
+            route(
+                get(trade_history::get_trade_history),
+                Some(L::Fills),
+                Some(C::Fills),
+            ),
+        )
+        .route(
+            "/v4/tradeHistory/parentSubaccountNumber",
+            route(
+                get(trade_history::get_parent_trade_history),
+                Some(L::Fills),
+                Some(C::Fills),
+            ),
+        )
+        .route(
+            "/v4/screen",
+            route(get(compliance::get_screen), Some(L::Get), None),
+        )
+        .route(
+            "/v4/compliance/screen/{address}",
+            route(get(compliance::get_compliance_screen), Some(L::Get), None),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

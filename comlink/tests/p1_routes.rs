@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, DurationRound, Utc};
-use common::seed::at;
+use common::seed::{at, FillSeed};
 use common::{address, Seed, TestApp};
 use indexer_testkit::db::TestDb;
 use serde_json::json;
@@ -324,6 +324,165 @@ async fn parent_historical_pnl_sums_the_latest_tick_of_each_child_per_hour() {
     assert_eq!(
         none.body,
         json!({"errors": [{"msg": format!("No subaccounts found with address {owner} and parentSubaccountNumber 3")}]})
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn trade_history_rebuilds_position_lifecycles_from_fills() {
+    let (db, owner, main, _) = setup().await;
+    let seed = Seed { pool: db.pool() };
+    let first = seed
+        .order(main, 1, 0, "FILLED", "GTT", Some(10), None, 3)
+        .await;
+    let second = seed
+        .order(main, 2, 0, "FILLED", "IOC", Some(10), None, 5)
+        .await;
+    for (order, side, size, price, fee, height) in [
+        (first, "BUY", "5", "100", "0.5", 3),
+        (second, "SELL", "10", "120", "1", 5),
+    ] {
+        let event = seed.event(height, 0, 1).await;
+        seed.fill(FillSeed {
+            subaccount: main,
+            side,
+            liquidity: "TAKER",
+            fill_type: "LIMIT",
+            clob_pair_id: 0,
+            size,
+            price,
+            fee,
+            height,
+            event,
+            order_id: Some(order),
+        })
+        .await;
+    }
+    let app = TestApp::start(db).await;
+
+    let base = format!("/v4/tradeHistory?address={owner}&subaccountNumber=0");
+    let reply = app.get(&base).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let ids: Vec<&str> = reply.body["tradeHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{second}:5:open"),
+            format!("{second}:5:close"),
+            format!("{first}:3")
+        ]
+    );
+    assert_eq!(
+        (
+            reply.body["pageSize"].clone(),
+            reply.body["totalResults"].clone(),
+            reply.body["offset"].clone()
+        ),
+        (json!(1000), json!(3), json!(0))
+    );
+    assert_eq!(
+        reply.body["tradeHistory"][1],
+        json!({
+            "id": format!("{second}:5:close"), "subaccountNumber": 0, "action": "CLOSE",
+            "executionPrice": "120", "entryPrice": "100", "side": "SELL", "positionSide": null,
+            "prevSize": "5", "additionalSize": "-5", "value": "600", "orderType": "LIMIT",
+            "netFee": "1", "netRealizedPnl": "100", "netRealizedPnlPercent": "0.2",
+            "time": "2024-05-01T00:00:05.000Z", "orderId": second.to_string(),
+            "marketId": "BTC-USD", "marginMode": "CROSS"
+        })
+    );
+    common::assert_key_order(
+        &app.get_text(&base).await,
+        &[
+            "id",
+            "subaccountNumber",
+            "action",
+            "executionPrice",
+            "entryPrice",
+            "side",
+            "positionSide",
+            "prevSize",
+            "additionalSize",
+            "value",
+            "orderType",
+            "netFee",
+            "netRealizedPnl",
+            "netRealizedPnlPercent",
+            "time",
+            "orderId",
+            "marketId",
+            "marginMode",
+        ],
+    );
+    let paged = app.get(&format!("{base}&limit=1&page=2")).await;
+    assert_eq!(
+        paged.body["tradeHistory"][0]["id"],
+        format!("{second}:5:close")
+    );
+    assert_eq!(paged.body["offset"], 1);
+    let eth = app
+        .get(&format!("{base}&market=ETH-USD&marketType=PERPETUAL"))
+        .await;
+    assert_eq!(eth.body["tradeHistory"], json!([]));
+    let parent = app
+        .get(&format!(
+            "/v4/tradeHistory/parentSubaccountNumber?address={owner}&parentSubaccountNumber=0"
+        ))
+        .await;
+    assert_eq!(parent.body["totalResults"], 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn screening_reports_stored_verdicts_and_records_a_status() {
+    let (db, owner, ..) = setup().await;
+    let seed = Seed { pool: db.pool() };
+    seed.compliance_data(&owner, true).await;
+    seed.compliance_data("0xabc", true).await;
+    let app = TestApp::start(db).await;
+
+    let text = "Because this address appears to be a resident of, or trading from, a jurisdiction that violates our terms of use, or has engaged in activity that violates our terms of use, this address has been blocked.";
+    assert_eq!(
+        app.get(&format!("/v4/screen?address={owner}")).await.body,
+        json!({"restricted": true, "reason": text})
+    );
+    assert_eq!(
+        app.get("/v4/screen?address=someone").await.body,
+        json!({"restricted": false})
+    );
+    assert_eq!(
+        app.get("/v4/screen").await.body,
+        json!({"errors": [{"msg": "Invalid value", "param": "address", "location": "query"}]})
+    );
+
+    let clean = address(4);
+    assert_eq!(
+        app.get(&format!("/v4/compliance/screen/{clean}"))
+            .await
+            .body,
+        json!({"status": "COMPLIANT"})
+    );
+    assert_eq!(
+        app.get("/v4/compliance/screen/0xabc").await.body,
+        json!({"status": "BLOCKED", "reason": "COMPLIANCE_PROVIDER"})
+    );
+    let blocked = app.get(&format!("/v4/compliance/screen/{owner}")).await;
+    assert_eq!(blocked.body["status"], "BLOCKED");
+    assert_eq!(blocked.body["reason"], "COMPLIANCE_PROVIDER");
+    assert!(blocked.body["updatedAt"].as_str().unwrap().ends_with('Z'));
+    let account = app
+        .get(&format!(
+            "/v4/assetPositions?address={owner}&subaccountNumber=0"
+        ))
+        .await;
+    assert_eq!(
+        account.status, 403,
+        "the recorded status blocks account routes"
     );
     app.stop().await;
 }

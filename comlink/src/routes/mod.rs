@@ -5,6 +5,7 @@
 pub mod addresses;
 pub mod asset_positions;
 pub mod candles;
+pub mod compliance;
 pub mod fills;
 pub mod funding_payments;
 pub mod historical_funding;
@@ -17,6 +18,7 @@ pub mod pnl;
 pub mod rewards;
 pub mod social;
 pub mod sparklines;
+pub mod trade_history;
 pub mod trades;
 pub mod transfers;
 pub mod utility;

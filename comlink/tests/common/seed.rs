@@ -541,6 +541,18 @@ impl Seed<'_> {
         .unwrap();
     }
 
+    /// The screening provider's stored verdict.
+    pub async fn compliance_data(&self, address: &str, blocked: bool) {
+        sqlx::query(
+            "INSERT INTO compliance_data (address, provider, blocked) VALUES ($1, 'ELLIPTIC', $2)",
+        )
+        .bind(address)
+        .bind(blocked)
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
     pub async fn compliance_status(&self, address: &str, status: &str) {
         sqlx::query(
             "INSERT INTO compliance_status (address, status, reason) VALUES ($1, $2, 'MANUAL')",

@@ -10,10 +10,12 @@
 //! Modules: [`json`] (value types), [`page`] (limits and pagination), [`blocks`], [`markets`],
 //! [`orderbook`], [`trades`], [`candles`], [`funding`], [`subaccounts`] (subaccounts, asset and
 //! perpetual positions), [`orders`], [`fills`], [`transfers`], [`pnl`] (ticks and aggregated PnL),
-//! [`funding_payments`], [`rewards`], [`sparklines`], [`social`] (trader search, affiliates).
+//! [`funding_payments`], [`rewards`], [`sparklines`], [`social`] (trader search, affiliates),
+//! [`trade_history`], [`compliance`] (screening state).
 
 pub mod blocks;
 pub mod candles;
+pub mod compliance;
 mod error;
 pub mod fills;
 pub mod funding;
@@ -28,6 +30,7 @@ pub mod rewards;
 pub mod social;
 pub mod sparklines;
 pub mod subaccounts;
+pub mod trade_history;
 pub mod trades;
 pub mod transfers;
 
