@@ -9,7 +9,7 @@
 //!   decisions.md, "Open points").
 
 use chrono::{DateTime, Utc};
-use ender::block::RedisEffect;
+use ender::block::{BlockOutcome, RedisEffect};
 use ender::pipeline::{apply_block, load_caches, BlockInputs};
 use ender::{decode_block, Caches};
 use indexer_domain::serializable_int;
@@ -20,6 +20,7 @@ use indexer_proto::protocol::v1::{
     indexer_order::GoodTilOneof, IndexerAssetPosition, IndexerOrder, IndexerOrderId,
     IndexerPerpetualPosition, IndexerSubaccountId,
 };
+use indexer_proto::socks;
 use indexer_testkit::db::TestDb;
 use num_bigint::BigInt;
 use prost::Message;
@@ -548,17 +549,28 @@ fn block4() -> IndexerTendermintBlock {
     )
 }
 
-async fn run(
-    pool: &PgPool,
-    caches: &mut Caches,
-    block: IndexerTendermintBlock,
-) -> Vec<RedisEffect> {
+async fn run(pool: &PgPool, caches: &mut Caches, block: IndexerTendermintBlock) -> BlockOutcome {
     let decoded = decode_block(&block).unwrap();
     let committed = apply_block(pool, caches, &decoded, BlockInputs::default())
         .await
         .unwrap();
     caches.apply(committed.outcome.cache_delta.clone());
-    committed.outcome.redis
+    committed.outcome
+}
+
+/// The JSON contents of the subaccount messages of a block, in publishing order.
+fn subaccount_messages(outcome: &BlockOutcome) -> Vec<(String, String)> {
+    outcome
+        .write
+        .outbox
+        .iter()
+        .filter(|m| m.topic == "to-websockets-subaccounts")
+        .map(|m| {
+            let message = socks::SubaccountMessage::decode(m.payload.as_slice()).unwrap();
+            let id = message.subaccount_id.unwrap();
+            (format!("{}/{}", id.owner, id.number), message.contents)
+        })
+        .collect()
 }
 
 async fn text(pool: &PgPool, sql: &str) -> String {
@@ -592,7 +604,40 @@ async fn worked_example_reproduces_the_spec_rows_and_ids() {
         ["0.0000125", "0", "0"]
     );
 
-    let redis = run(&pool, &mut caches, block2()).await;
+    let outcome2 = run(&pool, &mut caches, block2()).await;
+    let redis = outcome2.redis.clone();
+    // Websocket: subaccount messages in (transaction, event) order, maker before taker.
+    let messages: Vec<(String, serde_json::Value)> = subaccount_messages(&outcome2)
+        .into_iter()
+        .map(|(id, contents)| (id, serde_json::from_str(&contents).unwrap()))
+        .collect();
+    let a = format!("{A}/0");
+    let b = format!("{B}/0");
+    let ids: Vec<&str> = messages.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, [&a, &a, &a, &b, &a, &b]);
+    assert_eq!(messages[1].1["transfers"]["type"], "DEPOSIT");
+    let maker = &messages[4].1;
+    assert_eq!(
+        maker["fills"][0]["id"],
+        "6d1bffcf-6e0a-5328-b1d1-5b91089bc557"
+    );
+    assert_eq!(maker["fills"][0]["eventId"], "000000020000000300000002");
+    assert_eq!(maker["orders"][0]["status"], "FILLED");
+    assert_eq!(maker["perpetualPositions"][0]["entryPrice"], "50000");
+    // The block's price update is applied after the fills (second pass), so no price yet.
+    assert_eq!(
+        maker["perpetualPositions"][0]["unrealizedPnl"],
+        serde_json::Value::Null
+    );
+    assert_eq!(maker["blockHeight"], "2");
+    let taker = &messages[5].1;
+    assert_eq!(
+        (
+            taker["orders"][0]["timeInForce"].as_str(),
+            taker["orders"][0]["price"].as_str()
+        ),
+        (Some("IOC"), Some("51000"))
+    );
     // Fills are applied in the first pass, the premium sample (an ordered event) in the second.
     assert_eq!(
         redis,
