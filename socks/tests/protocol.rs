@@ -596,3 +596,80 @@ async fn any_path_is_accepted() {
     assert!(matches!(client.next_seen().await, Seen::Json(v) if v["type"] == "connected"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_subaccount_snapshot_carries_the_positions_of_both_its_streams() {
+    let server = TestServer::start(&[]).await;
+    let address = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art";
+    let pool = server.db.pool();
+    let (epoch,): (uuid::Uuid,) = sqlx::query_as(
+        "INSERT INTO ender_progress (last_processed_height, start_height) VALUES (10, 1) RETURNING epoch",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO channel_sequences (channel, channel_id, seq) VALUES ('v4_subaccounts', $1, 41)")
+        .bind(format!("{address}/3"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let keys = server.cache.keys();
+    let mut conn = server.cache.conn();
+    let _: () = redis::cmd("MSET")
+        .arg(keys.stream_epoch())
+        .arg("redis-epoch")
+        .arg(keys.subaccount_vulcan_seq(address, 3))
+        .arg(9)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (mut client, _) = Client::connected(&server.url).await;
+    let subscribed = client
+        .subscribe(
+            json!({"type": "subscribe", "channel": "v4_subaccounts", "id": format!("{address}/3")}),
+        )
+        .await;
+    assert_eq!(subscribed["contents"], json!({}), "no such subaccount yet");
+    assert_eq!(
+        subscribed["cursors"],
+        json!([
+            {"stream": "ender", "epoch": epoch.to_string(), "seq": 41},
+            {"stream": "vulcan", "epoch": "redis-epoch", "seq": 9}
+        ])
+    );
+    // Messages the snapshot reflects are not delivered again; later ones are, per stream.
+    let update = |source: &str, epoch: &str, seq: u64| socks::ChannelMessage {
+        key: socks::channels::ChannelKey::new(
+            socks::channels::Channel::Subaccounts,
+            format!("{address}/3"),
+        ),
+        version: "3.0.0".into(),
+        contents: format!(r#"{{"blockHeight":"{seq}"}}"#).into(),
+        subaccount_number: None,
+        cursor: Some(socks::protocol::Cursor {
+            stream: socks::protocol::StreamId {
+                source: Some(source.into()),
+                child: None,
+            },
+            epoch: epoch.into(),
+            seq,
+        }),
+        origin_ms: None,
+    };
+    let hub = &server.ctx.hub;
+    hub.publish(update("ender", &epoch.to_string(), 41));
+    hub.publish(update("vulcan", "redis-epoch", 9));
+    hub.publish(update("vulcan", "redis-epoch", 10));
+    hub.publish(update("ender", &epoch.to_string(), 42));
+    let first = client.next_json().await;
+    assert_eq!(
+        (first["stream"].clone(), first["seq"].clone()),
+        (json!("vulcan"), json!(10))
+    );
+    let second = client.next_json().await;
+    assert_eq!(
+        (second["stream"].clone(), second["seq"].clone()),
+        (json!("ender"), json!(42))
+    );
+    server.stop().await;
+}

@@ -329,7 +329,8 @@ async fn run_clients(args: Args) -> anyhow::Result<()> {
                     }
                     continue;
                 }
-                if text.contains(r#""message":"lagged""#) {
+                if text.starts_with(r#"{"type":"error""#) && text.contains(r#""message":"lagged""#)
+                {
                     totals.lagged.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
