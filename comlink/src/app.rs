@@ -60,6 +60,7 @@ pub const ROUTES: &[&str] = &[
     "/v4/fills/parentSubaccountNumber",
     "/v4/transfers",
     "/v4/transfers/parentSubaccountNumber",
+    "/v4/transfers/between",
     "/v4/historical-pnl",
     "/v4/historical-pnl/parentSubaccountNumber",
     "/v4/sparklines",
@@ -95,7 +96,7 @@ pub const ROUTES: &[&str] = &[
         perpetual_positions::get_parent_perpetual_positions,
         orders::get_orders, orders::get_parent_orders, orders::get_order,
         fills::get_fills, fills::get_parent_fills,
-        transfers::get_transfers, transfers::get_parent_transfers,
+        transfers::get_transfers, transfers::get_parent_transfers, transfers::get_transfers_between,
         historical_pnl::get_historical_pnl, historical_pnl::get_parent_historical_pnl,
         sparklines::get_sparklines, pnl::get_pnl, pnl::get_parent_pnl,
         funding_payments::get_funding_payments, funding_payments::get_parent_funding_payments,
@@ -322,6 +323,14 @@ pub fn router(state: AppState) -> Router {
             "/v4/transfers/parentSubaccountNumber",
             route(
                 get(transfers::get_parent_transfers),
+                Some(L::Get),
+                Some(C::Transfers),
+            ),
+        )
+        .route(
+            "/v4/transfers/between",
+            route(
+                get(transfers::get_transfers_between),
                 Some(L::Get),
                 Some(C::Transfers),
             ),

@@ -773,6 +773,42 @@ async fn transfers_are_typed_from_the_subaccounts_point_of_view() {
         .await;
     assert_eq!(paged.body["transfers"][0]["id"], deposit.to_string());
     assert_eq!(paged.body["totalResults"], 3);
+    let back = seed
+        .transfer(
+            Some(other),
+            Some(subaccount),
+            &wallet,
+            "5",
+            seed.event(6, 1, 0).await,
+            6,
+        )
+        .await;
+    let between = app
+        .get(&format!(
+            "/v4/transfers/between?sourceAddress={owner}&sourceSubaccountNumber=0&recipientAddress={}&recipientSubaccountNumber=0",
+            address(2)
+        ))
+        .await;
+    assert_eq!(between.status, 200, "{}", between.body);
+    assert_eq!(between.body["totalNetTransfers"], "20.5");
+    let subset = between.body["transfersSubset"].as_array().unwrap();
+    assert_eq!(subset.len(), 2);
+    assert_eq!(subset[0]["id"], back.to_string());
+    assert_eq!(subset[0]["type"], "TRANSFER_IN");
+    assert_eq!(subset[1]["type"], "TRANSFER_OUT");
+    let invalid = app
+        .get(&format!(
+            "/v4/transfers/between?sourceAddress={owner}&sourceSubaccountNumber=-1"
+        ))
+        .await;
+    assert_eq!(
+        invalid.body,
+        json!({"errors": [
+            {"value": "-1", "msg": "subaccountNumber must be a non-negative integer less than 128001", "param": "sourceSubaccountNumber", "location": "query"},
+            {"msg": "address must be a valid dydx address", "param": "recipientAddress", "location": "query"},
+            {"msg": "subaccountNumber must be a non-negative integer less than 128001", "param": "recipientSubaccountNumber", "location": "query"}
+        ]})
+    );
     let missing = app
         .get(&format!("/v4/transfers?address={owner}&subaccountNumber=3"))
         .await;

@@ -228,3 +228,79 @@ fn transfer_response(
         transaction_hash: row.transaction_hash,
     })
 }
+
+/// `GET /v4/transfers/between`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransfersBetweenResponse {
+    pub transfers_subset: Vec<Transfer>,
+    /// Σ(source → recipient) − Σ(recipient → source) over all time.
+    pub total_net_transfers: Numeric,
+}
+
+/// Up to `limit` USDC transfers in either direction between two subaccounts, newest first, typed
+/// from the source's point of view, with the all-time net amount.
+pub async fn transfers_between(
+    pool: &PgPool,
+    source: (&str, u32),
+    recipient: (&str, u32),
+    filter: &TransfersFilter,
+) -> Result<TransfersBetweenResponse, QueryError> {
+    let source_id = indexer_domain::ids::subaccount_uuid(source.0, source.1);
+    let recipient_id = indexer_domain::ids::subaccount_uuid(recipient.0, recipient.1);
+    let pair = |query: &mut QueryBuilder<'_, Postgres>| {
+        query.push(r#" WHERE t."assetId" = '0' AND ((t."senderSubaccountId" = "#);
+        query
+            .push_bind(source_id)
+            .push(r#" AND t."recipientSubaccountId" = "#);
+        query
+            .push_bind(recipient_id)
+            .push(r#") OR (t."senderSubaccountId" = "#);
+        query
+            .push_bind(recipient_id)
+            .push(r#" AND t."recipientSubaccountId" = "#);
+        query.push_bind(source_id).push("))");
+    };
+    let mut query = QueryBuilder::new(
+        r#"SELECT t.id, t."senderSubaccountId", t."recipientSubaccountId",
+                  t."senderWalletAddress", t."recipientWalletAddress", t.size, t."createdAt",
+                  t."createdAtHeight", t."transactionHash", a.symbol,
+                  s.address AS "senderAddress", s."subaccountNumber" AS "senderNumber",
+                  r.address AS "recipientAddress", r."subaccountNumber" AS "recipientNumber"
+           FROM transfers t
+           JOIN assets a ON a.id = t."assetId"
+           LEFT JOIN subaccounts s ON s.id = t."senderSubaccountId"
+           LEFT JOIN subaccounts r ON r.id = t."recipientSubaccountId""#,
+    );
+    pair(&mut query);
+    if let Some(height) = filter.created_before_or_at_height {
+        query
+            .push(r#" AND t."createdAtHeight" <= "#)
+            .push_bind(height);
+    }
+    if let Some(time) = filter.created_before_or_at {
+        query.push(r#" AND t."createdAt" <= "#).push_bind(time);
+    }
+    query.push(r#" ORDER BY t."createdAtHeight" DESC, t."eventId" DESC LIMIT "#);
+    query.push_bind(i64::from(filter.pagination.limit));
+    let rows: Vec<TransferRow> = query.build_query_as().fetch_all(pool).await?;
+
+    let mut net = QueryBuilder::new(r#"SELECT COALESCE(sum(CASE WHEN t."senderSubaccountId" = "#);
+    net.push_bind(source_id);
+    net.push(" THEN t.size ELSE -t.size END), 0) FROM transfers t");
+    pair(&mut net);
+    let total: Numeric = net.build_query_scalar().fetch_one(pool).await?;
+
+    let selector = SubaccountSelector::Single {
+        address: source.0.to_owned(),
+        number: source.1,
+    };
+    let transfers_subset = rows
+        .into_iter()
+        .map(|row| transfer_response(&selector, &[source_id], row))
+        .collect::<Result<_, _>>()?;
+    Ok(TransfersBetweenResponse {
+        transfers_subset,
+        total_net_transfers: Numeric::computed(total.into_decimal()),
+    })
+}
