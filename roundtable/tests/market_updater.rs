@@ -10,15 +10,8 @@ use indexer_bus::Topic;
 use indexer_proto::socks::MarketMessage;
 use prost::Message;
 use roundtable::jobs::market_updater::MarketUpdater;
-use roundtable::scheduler::{Job, RunContext};
+use roundtable::scheduler::Job;
 use serde_json::{json, Value};
-
-fn ctx() -> RunContext {
-    RunContext {
-        tick: Utc::now(),
-        cancel: Default::default(),
-    }
-}
 
 #[tokio::test]
 async fn market_statistics_are_written_and_changes_published() {

@@ -1,17 +1,24 @@
 //! The jobs. Each module holds one job: a pure part (what to change, given what was read) and a
 //! `Job` implementation doing the reads and writes ops.md §1.4 describes.
 
+pub mod cache_orderbook_mid_prices;
+pub mod cancel_stale_orders;
+pub mod delete_zero_price_levels;
 pub mod market_updater;
+pub mod remove_expired_orders;
+pub mod remove_old_order_updates;
+pub mod uncross_orderbook;
 
 use std::sync::Arc;
 
-use indexer_bus::BusProducer;
+use indexer_bus::{BusProducer, OutgoingMessage, Topic};
 use indexer_cache::Cache;
 use indexer_store::Pools;
 
 use crate::catalogue;
 use crate::config::RoundtableSettings;
 use crate::scheduler::Job;
+use crate::JobError;
 
 /// The connections jobs use.
 #[derive(Clone)]
@@ -25,10 +32,87 @@ pub struct Deps {
 
 /// The implementation of catalogue job `name`, or `None` when this build has none.
 pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<Arc<dyn Job>> {
-    let _ = settings;
+    let d = deps.clone();
+    let s = settings;
     let job: Arc<dyn Job> = match name {
-        catalogue::MARKET_UPDATER => Arc::new(market_updater::MarketUpdater::new(deps.clone())),
+        catalogue::MARKET_UPDATER => Arc::new(market_updater::MarketUpdater::new(d)),
+        catalogue::DELETE_ZERO_PRICE_LEVELS => {
+            Arc::new(delete_zero_price_levels::DeleteZeroPriceLevels::new(d))
+        }
+        catalogue::UNCROSS_ORDERBOOK => Arc::new(uncross_orderbook::UncrossOrderbook::new(
+            d,
+            s.stale_level_threshold,
+        )),
+        catalogue::REMOVE_EXPIRED_ORDERS => Arc::new(
+            remove_expired_orders::RemoveExpiredOrders::new(d, s.blocks_to_delay_expiry),
+        ),
+        catalogue::CANCEL_STALE_ORDERS => Arc::new(cancel_stale_orders::CancelStaleOrders::new(
+            d,
+            s.cancel_stale_orders_batch,
+        )),
+        catalogue::REMOVE_OLD_ORDER_UPDATES => {
+            Arc::new(remove_old_order_updates::RemoveOldOrderUpdates::new(
+                d,
+                s.old_cached_order_updates_window,
+            ))
+        }
+        catalogue::CACHE_ORDERBOOK_MID_PRICES => {
+            Arc::new(cache_orderbook_mid_prices::CacheOrderbookMidPrices::new(d))
+        }
         _ => return None,
     };
     Some(job)
+}
+
+/// Sends `messages` to `topic` in batches whose payloads (and keys) stay under the configured
+/// size cap; every batch is acknowledged before the next is queued.
+pub async fn send_in_batches(
+    deps: &Deps,
+    topic: Topic,
+    messages: &[OutgoingMessage],
+) -> Result<(), JobError> {
+    for batch in size_capped_batches(messages, deps.max_batch_bytes) {
+        deps.producer.send_all(topic, batch).await?;
+    }
+    Ok(())
+}
+
+/// Consecutive slices of `messages` each at most `cap` bytes (a single larger message goes
+/// alone).
+pub fn size_capped_batches(messages: &[OutgoingMessage], cap: usize) -> Vec<&[OutgoingMessage]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, message) in messages.iter().enumerate() {
+        let size = message.payload.len() + message.key.as_ref().map_or(0, Vec::len);
+        if index > start && bytes + size > cap {
+            batches.push(&messages[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < messages.len() {
+        batches.push(&messages[start..]);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_the_size_cap_and_keep_order() {
+        let message = |n: usize| OutgoingMessage::new(Some(vec![0; 2]), vec![n as u8; 8]);
+        let messages: Vec<OutgoingMessage> = (0..5).map(message).collect();
+        let batches = size_capped_batches(&messages, 25);
+        assert_eq!(
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        assert_eq!(batches.concat(), messages);
+        let one_big = size_capped_batches(&messages[..1], 3);
+        assert_eq!(one_big.len(), 1, "an oversized message still goes, alone");
+        assert!(size_capped_batches(&[], 10).is_empty());
+    }
 }

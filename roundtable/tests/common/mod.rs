@@ -351,3 +351,115 @@ pub fn short_term_order(
 pub fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
 }
+
+/// An order of `owner`/0 on BTC-USD (clob pair 0) as vulcan stores it.
+pub fn redis_order(
+    owner: &str,
+    client_id: u32,
+    side: indexer_cache::BookSide,
+    quantums: u64,
+    price: &str,
+    good_til_block: u32,
+) -> (String, indexer_proto::redis::RedisOrder) {
+    use indexer_proto::protocol::v1::indexer_order::GoodTilOneof;
+    use indexer_proto::protocol::v1::{IndexerOrder, IndexerOrderId, IndexerSubaccountId};
+    let order_uuid = ids::order_uuid(subaccount_uuid(owner, 0), client_id, 0, 0).to_string();
+    let order = indexer_proto::redis::RedisOrder {
+        id: order_uuid.clone(),
+        order: Some(IndexerOrder {
+            order_id: Some(IndexerOrderId {
+                subaccount_id: Some(IndexerSubaccountId {
+                    owner: owner.into(),
+                    number: 0,
+                }),
+                client_id,
+                order_flags: 0,
+                clob_pair_id: 0,
+            }),
+            side: match side {
+                indexer_cache::BookSide::Buy => 1,
+                indexer_cache::BookSide::Sell => 2,
+            },
+            quantums,
+            subticks: 1,
+            good_til_oneof: Some(GoodTilOneof::GoodTilBlock(good_til_block)),
+            ..Default::default()
+        }),
+        ticker: "BTC-USD".into(),
+        ticker_type: 1,
+        price: price.into(),
+        size: "0".into(),
+    };
+    (order_uuid, order)
+}
+
+/// Places a short-term BTC-USD order through vulcan's Redis path and rests it on the book (the
+/// node's first `Update` brings the resting size into its level).
+pub async fn rest_order(
+    cache: &Cache,
+    owner: &str,
+    client_id: u32,
+    side: indexer_cache::BookSide,
+    quantums: u64,
+    price: &str,
+    good_til_block: u32,
+) -> String {
+    use indexer_cache::orders::{BookFacts, PlaceOrder, UpdateOrder};
+    use indexer_cache::{apply_order_ops, OrderOp};
+    use prost::Message;
+    let (order_uuid, order) = redis_order(owner, client_id, side, quantums, price, good_til_block);
+    let ops = [
+        OrderOp::Place(PlaceOrder {
+            order_uuid: order_uuid.clone(),
+            subaccount_uuid: subaccount_uuid(owner, 0).to_string(),
+            redis_order: order.encode_to_vec(),
+            expiry: u64::from(good_til_block),
+            short_term: true,
+            pop_cached_update: false,
+            book_facts: BookFacts {
+                side,
+                immediate: false,
+                quantums,
+                price: price.into(),
+            },
+        }),
+        OrderOp::Update(UpdateOrder {
+            order_uuid: order_uuid.clone(),
+            ticker: "BTC-USD".into(),
+            total_filled_quantums: 0,
+            cache_if_missing: None,
+        }),
+    ];
+    apply_order_ops(
+        cache,
+        &ops,
+        Utc::now().timestamp_millis(),
+        &uuid::Uuid::new_v4().to_string(),
+    )
+    .await
+    .unwrap();
+    order_uuid
+}
+
+/// Sets a level's lastUpdated (unix seconds), as if it had not changed since then.
+pub async fn age_level(
+    cache: &Cache,
+    side: indexer_cache::BookSide,
+    price: &str,
+    last_updated: i64,
+) {
+    let _: () = redis::cmd("HSET")
+        .arg(cache.keys().orderbook_levels_last_updated("BTC-USD", side))
+        .arg(price)
+        .arg(last_updated)
+        .query_async(&mut cache.conn())
+        .await
+        .unwrap();
+}
+
+pub fn ctx() -> roundtable::scheduler::RunContext {
+    roundtable::scheduler::RunContext {
+        tick: Utc::now(),
+        cancel: Default::default(),
+    }
+}

@@ -3,3 +3,4 @@
 //! take the caller's connection or transaction.
 
 pub mod markets;
+pub mod orders;
