@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Creates (if missing) the repo-local Python virtualenv used by tests and installs
-# requirements-test.txt into it. Idempotent: re-running only installs what changed.
+# Creates (if missing) a Python virtualenv for the tests and installs a requirements file into
+# it. Idempotent: re-running only installs when the requirements changed.
+# Usage: scripts/python-env.sh [REQUIREMENTS [VENV]]
+#   default: requirements-test.txt into .venv at the repo root.
 # Prints the path of the venv's python on stdout (everything else goes to stderr).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${repo_root}/.venv"
-requirements="${repo_root}/requirements-test.txt"
-stamp="${venv}/.requirements-test.sha256"
+requirements="${1:-${repo_root}/requirements-test.txt}"
+venv="${2:-${repo_root}/.venv}"
+stamp="${venv}/.requirements.sha256"
 
 if [[ ! -x "${venv}/bin/python" ]]; then
     python3 -m venv "${venv}" >&2
