@@ -3,6 +3,7 @@
 
 pub mod cache_orderbook_mid_prices;
 pub mod cancel_stale_orders;
+pub mod create_pnl_ticks;
 pub mod delete_zero_price_levels;
 pub mod market_updater;
 pub mod remove_expired_orders;
@@ -59,6 +60,14 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
         catalogue::CACHE_ORDERBOOK_MID_PRICES => {
             Arc::new(cache_orderbook_mid_prices::CacheOrderbookMidPrices::new(d))
         }
+        catalogue::CREATE_PNL_TICKS => Arc::new(create_pnl_ticks::CreatePnlTicks::new(
+            d,
+            create_pnl_ticks::PnlTickSettings {
+                interval: s.pnl_tick_interval,
+                max_rows_per_insert: s.pnl_tick_max_rows_per_upsert,
+                max_accounts_per_run: s.pnl_tick_max_accounts_per_run,
+            },
+        )),
         _ => return None,
     };
     Some(job)

@@ -463,3 +463,59 @@ pub fn ctx() -> roundtable::scheduler::RunContext {
         cancel: Default::default(),
     }
 }
+
+/// A deposit from `owner`'s wallet into `owner`/0 (USDC).
+pub fn deposit(
+    owner: &str,
+    amount: &str,
+    event_id: &[u8],
+    height: i64,
+    time: DateTime<Utc>,
+) -> TransferRow {
+    TransferRow {
+        id: uuid::Uuid::new_v4(),
+        sender_subaccount_id: None,
+        recipient_subaccount_id: Some(subaccount_uuid(owner, 0)),
+        sender_wallet_address: Some(owner.into()),
+        recipient_wallet_address: None,
+        asset_id: "0".into(),
+        size: dec(amount),
+        event_id: event_id.to_vec(),
+        transaction_hash: "HASH".into(),
+        created_at: time,
+        created_at_height: height,
+    }
+}
+
+/// `owner`/0's USDC balance (signed).
+pub fn usdc(owner: &str, balance: &str) -> AssetPositionRow {
+    let subaccount = subaccount_uuid(owner, 0);
+    let value = dec(balance);
+    let is_long = value >= dec("0");
+    AssetPositionRow {
+        id: ids::asset_position_uuid(subaccount, 0),
+        asset_id: "0".into(),
+        subaccount_id: subaccount,
+        size: if is_long { value } else { -value },
+        is_long,
+    }
+}
+
+pub fn funding_index(
+    perpetual_id: i64,
+    index: &str,
+    event_id: &[u8],
+    height: i64,
+    time: DateTime<Utc>,
+) -> FundingIndexUpdateRow {
+    FundingIndexUpdateRow {
+        id: uuid::Uuid::new_v4(),
+        perpetual_id,
+        event_id: event_id.to_vec(),
+        rate: dec("0.0001"),
+        oracle_price: dec("50000"),
+        funding_index: dec(index),
+        effective_at: time,
+        effective_at_height: height,
+    }
+}

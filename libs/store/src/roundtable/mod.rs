@@ -4,3 +4,4 @@
 
 pub mod markets;
 pub mod orders;
+pub mod pnl_ticks;
