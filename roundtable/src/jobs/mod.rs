@@ -1,6 +1,7 @@
 //! The jobs. Each module holds one job: a pure part (what to change, given what was read) and a
 //! `Job` implementation doing the reads and writes ops.md §1.4 describes.
 
+pub mod aggregate_trading_rewards;
 pub mod cache_orderbook_mid_prices;
 pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use indexer_bus::{BusProducer, OutgoingMessage, Topic};
 use indexer_cache::Cache;
+use indexer_domain::TradingRewardAggregationPeriod as Period;
 use indexer_store::Pools;
 
 use crate::catalogue;
@@ -68,9 +70,21 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
                 max_accounts_per_run: s.pnl_tick_max_accounts_per_run,
             },
         )),
+        catalogue::AGGREGATE_TRADING_REWARDS_DAILY => rewards(d, s, Period::Daily),
+        catalogue::AGGREGATE_TRADING_REWARDS_WEEKLY => rewards(d, s, Period::Weekly),
+        catalogue::AGGREGATE_TRADING_REWARDS_MONTHLY => rewards(d, s, Period::Monthly),
         _ => return None,
     };
     Some(job)
+}
+
+fn rewards(deps: Deps, settings: &RoundtableSettings, period: Period) -> Arc<dyn Job> {
+    Arc::new(aggregate_trading_rewards::AggregateTradingRewards::new(
+        deps,
+        period,
+        settings.trading_rewards_max_interval,
+        settings.trading_rewards_chunk_size,
+    ))
 }
 
 /// Sends `messages` to `topic` in batches whose payloads (and keys) stay under the configured

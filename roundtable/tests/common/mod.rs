@@ -519,3 +519,18 @@ pub fn funding_index(
         effective_at_height: height,
     }
 }
+
+pub fn trading_reward(
+    address: &str,
+    amount: &str,
+    height: i64,
+    time: DateTime<Utc>,
+) -> TradingRewardRow {
+    TradingRewardRow {
+        id: ids::trading_reward_uuid(address, height as u32),
+        address: address.into(),
+        block_time: time,
+        block_height: height,
+        amount: dec(amount),
+    }
+}

@@ -5,3 +5,5 @@
 pub mod markets;
 pub mod orders;
 pub mod pnl_ticks;
+pub mod trading_rewards;
+pub mod watermarks;
