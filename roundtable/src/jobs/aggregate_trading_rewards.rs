@@ -19,7 +19,7 @@ use chrono::{DateTime, Datelike, Duration as TimeDelta, DurationRound, TimeZone,
 use indexer_domain::ids::trading_reward_aggregation_uuid;
 use indexer_domain::time::to_iso;
 use indexer_domain::TradingRewardAggregationPeriod as Period;
-use indexer_store::roundtable::pnl_ticks::latest_block;
+use indexer_store::roundtable::blocks::{first_block_at_or_after, latest_block};
 use indexer_store::roundtable::trading_rewards::{self as store, AggregationDelta};
 use indexer_store::roundtable::watermarks::{lock_watermark, set_watermark};
 use sqlx::PgConnection;
@@ -115,7 +115,7 @@ impl AggregateTradingRewards {
         conn: &mut PgConnection,
         time: DateTime<Utc>,
     ) -> Result<i64, JobError> {
-        store::first_block_at_or_after(conn, time)
+        first_block_at_or_after(&mut *conn, time)
             .await?
             .ok_or_else(|| JobError::Invalid(format!("no block at or after {}", to_iso(&time))))
     }

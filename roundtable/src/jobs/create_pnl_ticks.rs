@@ -24,6 +24,7 @@ use indexer_domain::ids::pnl_tick_uuid;
 use indexer_domain::time::to_iso;
 use indexer_domain::Decimal;
 use indexer_query::funding::{funding_index_maps, unsettled_funding, FundingIndexMap};
+use indexer_store::roundtable::blocks::latest_block;
 use indexer_store::roundtable::pnl_ticks::{self as store, PnlTickRow};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -264,7 +265,7 @@ impl CreatePnlTicks {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let Some((block_height, block_time)) = store::latest_block(&mut *tx).await? else {
+        let Some((block_height, block_time)) = latest_block(&mut *tx).await? else {
             return Ok(None);
         };
         let newest = store::newest_tick_block_time(&self.deps.pools.primary).await?;

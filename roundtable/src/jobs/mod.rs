@@ -9,6 +9,7 @@ pub mod delete_zero_price_levels;
 pub mod market_updater;
 pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
+pub mod track_lag;
 pub mod uncross_orderbook;
 
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
         catalogue::AGGREGATE_TRADING_REWARDS_DAILY => rewards(d, s, Period::Daily),
         catalogue::AGGREGATE_TRADING_REWARDS_WEEKLY => rewards(d, s, Period::Weekly),
         catalogue::AGGREGATE_TRADING_REWARDS_MONTHLY => rewards(d, s, Period::Monthly),
+        catalogue::TRACK_LAG => Arc::new(track_lag::TrackLag::new(d, &s.lag_urls, s.lag_timeout)),
         _ => return None,
     };
     Some(job)

@@ -32,17 +32,6 @@ pub struct PnlTickRow {
     pub block_time: DateTime<Utc>,
 }
 
-/// The newest block: height and time.
-pub async fn latest_block<'e, E: PgExecutor<'e>>(
-    db: E,
-) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
-    Ok(sqlx::query_as(
-        r#"SELECT "blockHeight", "time" FROM blocks ORDER BY "blockHeight" DESC LIMIT 1"#,
-    )
-    .fetch_optional(db)
-    .await?)
-}
-
 /// The block time of the newest ticks and how many ticks share it.
 pub async fn newest_tick_block_time<'e, E: PgExecutor<'e>>(
     db: E,

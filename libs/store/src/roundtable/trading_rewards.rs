@@ -65,20 +65,6 @@ pub async fn reward_sums(
     .await?)
 }
 
-/// Height of the first block whose time is at or after `time`.
-pub async fn first_block_at_or_after(
-    conn: &mut PgConnection,
-    time: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        r#"SELECT "blockHeight" FROM blocks WHERE "time" >= $1
-           ORDER BY "time", "blockHeight" LIMIT 1"#,
-    )
-    .bind(time)
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
 /// Rewards to add to one address's aggregation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregationDelta {
