@@ -11,6 +11,7 @@ pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
 pub mod track_lag;
 pub mod uncross_orderbook;
+pub mod update_funding_payments;
 
 use std::sync::Arc;
 
@@ -75,6 +76,12 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
         catalogue::AGGREGATE_TRADING_REWARDS_WEEKLY => rewards(d, s, Period::Weekly),
         catalogue::AGGREGATE_TRADING_REWARDS_MONTHLY => rewards(d, s, Period::Monthly),
         catalogue::TRACK_LAG => Arc::new(track_lag::TrackLag::new(d, &s.lag_urls, s.lag_timeout)),
+        catalogue::UPDATE_FUNDING_PAYMENTS => {
+            Arc::new(update_funding_payments::UpdateFundingPayments::new(
+                d,
+                s.funding_payments_max_heights_per_run,
+            ))
+        }
         _ => return None,
     };
     Some(job)

@@ -3,6 +3,7 @@
 //! take the caller's connection or transaction.
 
 pub mod blocks;
+pub mod funding_payments;
 pub mod markets;
 pub mod orders;
 pub mod pnl_ticks;
