@@ -7,10 +7,12 @@ pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
 pub mod delete_zero_price_levels;
 pub mod market_updater;
+pub mod refresh_vault_pnl;
 pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
 pub mod track_lag;
 pub mod uncross_orderbook;
+pub mod update_compliance_status;
 pub mod update_funding_payments;
 
 use std::sync::Arc;
@@ -82,6 +84,13 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
                 s.funding_payments_max_heights_per_run,
             ))
         }
+        catalogue::UPDATE_COMPLIANCE_STATUS => Arc::new(
+            update_compliance_status::UpdateComplianceStatus::new(d, s.close_only_to_blocked),
+        ),
+        catalogue::REFRESH_VAULT_PNL => Arc::new(refresh_vault_pnl::RefreshVaultPnl::new(
+            d,
+            s.vault_pnl_refresh_window,
+        )),
         _ => return None,
     };
     Some(job)

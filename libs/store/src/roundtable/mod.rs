@@ -3,9 +3,11 @@
 //! take the caller's connection or transaction.
 
 pub mod blocks;
+pub mod compliance;
 pub mod funding_payments;
 pub mod markets;
 pub mod orders;
 pub mod pnl_ticks;
 pub mod trading_rewards;
+pub mod vault_pnl;
 pub mod watermarks;
