@@ -25,6 +25,9 @@ use crate::protocol::{
 use crate::server::Context;
 use crate::snapshot::SnapshotError;
 
+/// How long the writer tries to answer a peer's close frame.
+const CLOSE_REPLY_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs a connection until either side ends it.
 pub async fn serve<S>(ws: WebSocketStream<S>, handle: Arc<ConnectionHandle>, ctx: Arc<Context>)
 where
@@ -46,7 +49,11 @@ where
     let mut reader = Reader::new(Arc::clone(&handle), Arc::clone(&ctx));
     reader.run(stream, &pongs, &done).await;
     ctx.hub.remove_connection(handle.serial());
-    // Let the writer send what is queued (a close frame, an error) before the socket goes.
+    if !handle.is_closing() {
+        // The peer closed (or the socket failed): the writer answers the close and stops.
+        done.cancel();
+    }
+    // Let the writer send what is queued (our close frame, an error) before the socket goes.
     let grace = ctx
         .config
         .heartbeat_timeout
@@ -74,7 +81,11 @@ async fn write_loop<S>(
     loop {
         let deadline = awaiting.map(|(d, _)| d);
         tokio::select! {
-            _ = done.cancelled() => break,
+            _ = done.cancelled() => {
+                // Completes the close handshake if the peer started it (bounded: it may be gone).
+                let _ = tokio::time::timeout(CLOSE_REPLY_BOUND, sink.close()).await;
+                break;
+            }
             _ = handle.queued() => {}
             _ = ping_timer.tick() => {
                 if awaiting.is_none() {

@@ -673,3 +673,15 @@ async fn a_subaccount_snapshot_carries_the_positions_of_both_its_streams() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_close_from_the_client_is_answered() {
+    let server = TestServer::start(&[]).await;
+    let (mut client, _) = Client::connected(&server.url).await;
+    client.ws.close(None).await.unwrap();
+    assert!(
+        matches!(client.next_seen().await, Seen::Close(..)),
+        "the server answers the close handshake"
+    );
+    server.stop().await;
+}
