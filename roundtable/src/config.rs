@@ -28,6 +28,7 @@
 //! | `STALE_ORDERBOOK_LEVEL_THRESHOLD_SECONDS` | 10 |
 //! | `OLD_CACHED_ORDER_UPDATES_WINDOW_MS` | 30000 |
 //! | `PNL_TICK_UPDATE_INTERVAL_MS` / `PNL_TICK_MAX_ROWS_PER_UPSERT` / `PNL_TICK_MAX_ACCOUNTS_PER_RUN` | 3600000 / 1000 / 65000 |
+//! | `LEADERBOARD_PNL_MAX_ROWS_PER_UPSERT` | 1000 |
 //! | `AGGREGATE_TRADING_REWARDS_MAX_INTERVAL_SIZE_MS` / `AGGREGATE_TRADING_REWARDS_CHUNK_SIZE` | 3600000 / 50 |
 //! | `TRACK_LAG_INDEXER_FULL_NODE_URL`, `TRACK_LAG_VALIDATOR_URL`, `TRACK_LAG_OTHER_FULL_NODE_URL` | unset |
 //! | `TRACK_LAG_TIMEOUT_MS` (ours) | 5000 |
@@ -103,6 +104,7 @@ pub struct RoundtableSettings {
     pub pnl_tick_interval: Duration,
     pub pnl_tick_max_rows_per_upsert: usize,
     pub pnl_tick_max_accounts_per_run: usize,
+    pub leaderboard_rows_per_upsert: usize,
     pub trading_rewards_max_interval: Duration,
     pub trading_rewards_chunk_size: usize,
     pub lag_urls: LagUrls,
@@ -153,6 +155,7 @@ impl RoundtableSettings {
             pnl_tick_interval: env.millis("PNL_TICK_UPDATE_INTERVAL_MS", 3_600_000)?,
             pnl_tick_max_rows_per_upsert: env.get("PNL_TICK_MAX_ROWS_PER_UPSERT", 1_000)?,
             pnl_tick_max_accounts_per_run: env.get("PNL_TICK_MAX_ACCOUNTS_PER_RUN", 65_000)?,
+            leaderboard_rows_per_upsert: env.get("LEADERBOARD_PNL_MAX_ROWS_PER_UPSERT", 1_000)?,
             trading_rewards_max_interval: env
                 .millis("AGGREGATE_TRADING_REWARDS_MAX_INTERVAL_SIZE_MS", 3_600_000)?,
             trading_rewards_chunk_size: env.get("AGGREGATE_TRADING_REWARDS_CHUNK_SIZE", 50)?,

@@ -103,7 +103,9 @@ async fn vault_pnl_views_show_new_ticks_after_a_refresh_early_in_the_period() {
         block_time: t,
     };
     let mut conn = env.pool().acquire().await.unwrap();
-    insert_pnl_ticks(&mut conn, std::slice::from_ref(&tick)).await.unwrap();
+    insert_pnl_ticks(&mut conn, std::slice::from_ref(&tick))
+        .await
+        .unwrap();
     drop(conn);
     let pool = env.pool().clone();
     let count = |view: &'static str| {

@@ -6,6 +6,7 @@ pub mod cache_orderbook_mid_prices;
 pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
 pub mod delete_zero_price_levels;
+pub mod leaderboard;
 pub mod market_updater;
 pub mod refresh_vault_pnl;
 pub mod remove_expired_orders;
@@ -91,6 +92,11 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
             d,
             s.vault_pnl_refresh_window,
         )),
+        catalogue::LEADERBOARD_PNL_ALL_TIME => board(d, s, leaderboard::TimeSpan::AllTime),
+        catalogue::LEADERBOARD_PNL_ONE_DAY => board(d, s, leaderboard::TimeSpan::OneDay),
+        catalogue::LEADERBOARD_PNL_SEVEN_DAYS => board(d, s, leaderboard::TimeSpan::SevenDays),
+        catalogue::LEADERBOARD_PNL_THIRTY_DAYS => board(d, s, leaderboard::TimeSpan::ThirtyDays),
+        catalogue::LEADERBOARD_PNL_ONE_YEAR => board(d, s, leaderboard::TimeSpan::OneYear),
         _ => return None,
     };
     Some(job)
@@ -102,6 +108,14 @@ fn rewards(deps: Deps, settings: &RoundtableSettings, period: Period) -> Arc<dyn
         period,
         settings.trading_rewards_max_interval,
         settings.trading_rewards_chunk_size,
+    ))
+}
+
+fn board(deps: Deps, settings: &RoundtableSettings, span: leaderboard::TimeSpan) -> Arc<dyn Job> {
+    Arc::new(leaderboard::CreateLeaderboard::new(
+        deps,
+        span,
+        settings.leaderboard_rows_per_upsert,
     ))
 }
 

@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod compliance;
 pub mod funding_payments;
+pub mod leaderboard;
 pub mod markets;
 pub mod orders;
 pub mod pnl_ticks;
