@@ -6,6 +6,7 @@ pub mod cache_orderbook_mid_prices;
 pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
 pub mod delete_zero_price_levels;
+pub mod fill_totals;
 pub mod leaderboard;
 pub mod market_updater;
 pub mod refresh_vault_pnl;
@@ -97,6 +98,14 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
         catalogue::LEADERBOARD_PNL_SEVEN_DAYS => board(d, s, leaderboard::TimeSpan::SevenDays),
         catalogue::LEADERBOARD_PNL_THIRTY_DAYS => board(d, s, leaderboard::TimeSpan::ThirtyDays),
         catalogue::LEADERBOARD_PNL_ONE_YEAR => board(d, s, leaderboard::TimeSpan::OneYear),
+        catalogue::UPDATE_WALLET_TOTAL_VOLUME => Arc::new(fill_totals::UpdateFillTotals::new(
+            d,
+            fill_totals::FillTotal::WalletVolume,
+        )),
+        catalogue::UPDATE_AFFILIATE_INFO => Arc::new(fill_totals::UpdateFillTotals::new(
+            d,
+            fill_totals::FillTotal::AffiliateInfo,
+        )),
         _ => return None,
     };
     Some(job)

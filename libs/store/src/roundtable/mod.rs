@@ -2,6 +2,7 @@
 //! Reads that tolerate replica lag take any executor (callers pass `Pools::reader()`); writes
 //! take the caller's connection or transaction.
 
+pub mod affiliates;
 pub mod blocks;
 pub mod compliance;
 pub mod funding_payments;
