@@ -234,7 +234,8 @@ pub async fn open_interest_by_perpetual(
     Ok(rows.into_iter().collect())
 }
 
-fn order_from_row(r: &PgRow) -> Result<OrderRow, StoreError> {
+/// One `orders` row (`SELECT *` or `RETURNING *`) as an [`OrderRow`]; vulcan reads the same rows.
+pub(crate) fn order_from_row(r: &PgRow) -> Result<OrderRow, StoreError> {
     Ok(OrderRow {
         id: r.try_get("id")?,
         subaccount_id: r.try_get("subaccountId")?,

@@ -2,10 +2,10 @@
 //! messages, and its one write, the status of removed orders. Both work on a whole batch of
 //! Kafka messages at once (one statement each).
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::ender_state::order_from_row;
 use crate::write::OrderRow;
 use crate::StoreError;
 
@@ -48,36 +48,4 @@ pub async fn set_order_statuses(
     .fetch_all(pool)
     .await?;
     rows.iter().map(order_from_row).collect()
-}
-
-fn order_from_row(r: &PgRow) -> Result<OrderRow, StoreError> {
-    Ok(OrderRow {
-        id: r.try_get("id")?,
-        subaccount_id: r.try_get("subaccountId")?,
-        client_id: r.try_get("clientId")?,
-        clob_pair_id: r.try_get("clobPairId")?,
-        side: r.try_get("side")?,
-        size: r.try_get("size")?,
-        total_filled: r.try_get("totalFilled")?,
-        price: r.try_get("price")?,
-        order_type: r.try_get("type")?,
-        status: r.try_get("status")?,
-        time_in_force: r.try_get("timeInForce")?,
-        reduce_only: r.try_get("reduceOnly")?,
-        order_flags: r.try_get("orderFlags")?,
-        good_til_block: r.try_get("goodTilBlock")?,
-        good_til_block_time: r.try_get("goodTilBlockTime")?,
-        created_at_height: r.try_get("createdAtHeight")?,
-        client_metadata: r.try_get("clientMetadata")?,
-        trigger_price: r.try_get("triggerPrice")?,
-        updated_at: r.try_get("updatedAt")?,
-        updated_at_height: r.try_get("updatedAtHeight")?,
-        duration: r.try_get("duration")?,
-        interval: r.try_get("interval")?,
-        price_tolerance: r.try_get("priceTolerance")?,
-        builder_address: r.try_get("builderAddress")?,
-        fee_ppm: r.try_get("feePpm")?,
-        order_router_address: r.try_get("orderRouterAddress")?,
-        created_at: r.try_get("createdAt")?,
-    })
 }
