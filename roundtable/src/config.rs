@@ -32,7 +32,10 @@
 //! | `AGGREGATE_TRADING_REWARDS_MAX_INTERVAL_SIZE_MS` / `AGGREGATE_TRADING_REWARDS_CHUNK_SIZE` | 3600000 / 50 |
 //! | `TRACK_LAG_INDEXER_FULL_NODE_URL`, `TRACK_LAG_VALIDATOR_URL`, `TRACK_LAG_OTHER_FULL_NODE_URL` | unset |
 //! | `TRACK_LAG_TIMEOUT_MS` (ours) | 5000 |
-//! | `COMPLIANCE_DATA_CLIENT` | NONE (ours; the reference defaults to ELLIPTIC) |
+//! | `COMPLIANCE_DATA_CLIENT` | NONE (ours; the reference defaults to ELLIPTIC); BLOCKLIST, PLACEHOLDER; ELLIPTIC is not built in |
+//! | `BLOCKED_ADDRESSES` | empty (comma-separated, for BLOCKLIST) |
+//! | `ACTIVE_ADDRESS_THRESHOLD_SECONDS` / `MAX_COMPLIANCE_DATA_AGE_SECONDS` / `MAX_ACTIVE_COMPLIANCE_DATA_AGE_SECONDS` | 86400 / 2630000 / 86400 |
+//! | `MAX_COMPLIANCE_DATA_QUERY_PER_LOOP` / `COMPLIANCE_PROVIDER_QUERY_BATCH_SIZE` / `COMPLIANCE_PROVIDER_QUERY_DELAY_MS` | 100 / 15 / 1000 |
 //! | `CLOSE_ONLY_TO_BLOCKED_DAYS` | 7 |
 //! | `TIME_WINDOW_FOR_REFRESH_VAULT_PNL_MS` | 900000 |
 //! | `FUNDING_PAYMENTS_MAX_HEIGHTS_PER_RUN` (ours) | 1000 |
@@ -110,6 +113,13 @@ pub struct RoundtableSettings {
     pub lag_urls: LagUrls,
     pub lag_timeout: Duration,
     pub compliance_provider: ComplianceProvider,
+    pub blocked_addresses: Vec<String>,
+    pub active_address_threshold: Duration,
+    pub max_compliance_data_age: Duration,
+    pub max_active_compliance_data_age: Duration,
+    pub max_compliance_queries_per_run: usize,
+    pub compliance_query_batch_size: usize,
+    pub compliance_query_delay: Duration,
     pub close_only_to_blocked: Duration,
     pub vault_pnl_refresh_window: Duration,
     pub funding_payments_max_heights_per_run: usize,
@@ -162,6 +172,17 @@ impl RoundtableSettings {
             lag_urls,
             lag_timeout: env.millis("TRACK_LAG_TIMEOUT_MS", 5_000)?,
             compliance_provider,
+            blocked_addresses: env.list("BLOCKED_ADDRESSES"),
+            active_address_threshold: seconds(env, "ACTIVE_ADDRESS_THRESHOLD_SECONDS", 86_400)?,
+            max_compliance_data_age: seconds(env, "MAX_COMPLIANCE_DATA_AGE_SECONDS", 2_630_000)?,
+            max_active_compliance_data_age: seconds(
+                env,
+                "MAX_ACTIVE_COMPLIANCE_DATA_AGE_SECONDS",
+                86_400,
+            )?,
+            max_compliance_queries_per_run: env.get("MAX_COMPLIANCE_DATA_QUERY_PER_LOOP", 100)?,
+            compliance_query_batch_size: env.get("COMPLIANCE_PROVIDER_QUERY_BATCH_SIZE", 15)?,
+            compliance_query_delay: env.millis("COMPLIANCE_PROVIDER_QUERY_DELAY_MS", 1_000)?,
             close_only_to_blocked: Duration::from_secs(
                 86_400 * env.get::<u64>("CLOSE_ONLY_TO_BLOCKED_DAYS", 7)?,
             ),
@@ -183,6 +204,10 @@ impl RoundtableSettings {
             .iter()
             .filter(|job| job.enabled && job.spec.kind == JobKind::Core)
     }
+}
+
+fn seconds(env: &Env, var: &str, default: u64) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(env.get(var, default)?))
 }
 
 #[derive(Debug, Clone, Copy)]

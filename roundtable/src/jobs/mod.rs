@@ -14,6 +14,7 @@ pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
 pub mod track_lag;
 pub mod uncross_orderbook;
+pub mod update_compliance_data;
 pub mod update_compliance_status;
 pub mod update_funding_payments;
 
@@ -25,7 +26,7 @@ use indexer_domain::TradingRewardAggregationPeriod as Period;
 use indexer_store::Pools;
 
 use crate::catalogue;
-use crate::config::RoundtableSettings;
+use crate::config::{ComplianceProvider, RoundtableSettings};
 use crate::scheduler::Job;
 use crate::JobError;
 
@@ -106,6 +107,7 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
             d,
             fill_totals::FillTotal::AffiliateInfo,
         )),
+        catalogue::UPDATE_COMPLIANCE_DATA => compliance_data(d, s)?,
         _ => return None,
     };
     Some(job)
@@ -126,6 +128,34 @@ fn board(deps: Deps, settings: &RoundtableSettings, span: leaderboard::TimeSpan)
         span,
         settings.leaderboard_rows_per_upsert,
     ))
+}
+
+/// The screening job with the configured provider; `None` without a usable provider.
+fn compliance_data(deps: Deps, settings: &RoundtableSettings) -> Option<Arc<dyn Job>> {
+    use update_compliance_data::{Blocklist, Placeholder, ScreeningProvider, ScreeningSettings};
+    let provider: Arc<dyn ScreeningProvider> = match settings.compliance_provider {
+        ComplianceProvider::Blocklist => Arc::new(Blocklist(
+            settings.blocked_addresses.iter().cloned().collect(),
+        )),
+        ComplianceProvider::Placeholder => Arc::new(Placeholder),
+        ComplianceProvider::None => return None,
+        ComplianceProvider::Elliptic => {
+            tracing::warn!("COMPLIANCE_DATA_CLIENT=ELLIPTIC: the Elliptic client is not built in; no screening");
+            return None;
+        }
+    };
+    Some(Arc::new(update_compliance_data::UpdateComplianceData::new(
+        deps,
+        provider,
+        ScreeningSettings {
+            active_within: settings.active_address_threshold,
+            max_age: settings.max_compliance_data_age,
+            max_active_age: settings.max_active_compliance_data_age,
+            max_per_run: settings.max_compliance_queries_per_run,
+            batch_size: settings.compliance_query_batch_size,
+            batch_delay: settings.compliance_query_delay,
+        },
+    )))
 }
 
 /// Sends `messages` to `topic` in batches whose payloads (and keys) stay under the configured
