@@ -23,34 +23,12 @@ pub fn stateful_order(
     skip_database: bool,
 ) -> Result<(), BlockError> {
     match stateful.event.as_ref().expect("validated") {
-        Sof::OrderPlace(p) => place(
-            w,
-            event,
-            p.order.as_ref().expect("validated"),
-            Kind::LongTerm,
-            skip_database,
-        ),
-        Sof::LongTermOrderPlacement(p) => place(
-            w,
-            event,
-            p.order.as_ref().expect("validated"),
-            Kind::LongTerm,
-            skip_database,
-        ),
-        Sof::TwapOrderPlacement(p) => place(
-            w,
-            event,
-            p.order.as_ref().expect("validated"),
-            Kind::Twap,
-            skip_database,
-        ),
-        Sof::ConditionalOrderPlacement(p) => place(
-            w,
-            event,
-            p.order.as_ref().expect("validated"),
-            Kind::Conditional,
-            skip_database,
-        ),
+        Sof::OrderPlace(p) => placed(w, event, &p.order, Kind::LongTerm, skip_database),
+        Sof::LongTermOrderPlacement(p) => placed(w, event, &p.order, Kind::LongTerm, skip_database),
+        Sof::TwapOrderPlacement(p) => placed(w, event, &p.order, Kind::Twap, skip_database),
+        Sof::ConditionalOrderPlacement(p) => {
+            placed(w, event, &p.order, Kind::Conditional, skip_database)
+        }
         Sof::ConditionalOrderTriggered(t) => triggered(
             w,
             event,
@@ -69,6 +47,23 @@ pub fn stateful_order(
             "order_replacement is not supported",
         )),
     }
+}
+
+/// Every placement variant carries its (validated, so present) order in the same field.
+fn placed(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    order: &Option<IndexerOrder>,
+    kind: Kind,
+    skip_database: bool,
+) -> Result<(), BlockError> {
+    place(
+        w,
+        event,
+        order.as_ref().expect("validated"),
+        kind,
+        skip_database,
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
