@@ -5,7 +5,7 @@ use indexer_query::subaccounts::{self, AssetPositionsResponse, SubaccountSelecto
 
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, AccountScope};
 
 /// Non-zero asset positions of a subaccount, USDC adjusted by unsettled funding.
 #[utoipa::path(get, path = "/v4/assetPositions", tag = "accounts",
@@ -18,10 +18,8 @@ use crate::routes::{parent_subaccount, single_subaccount, validated};
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_asset_positions(ctx: Ctx) -> ApiResult<Json<AssetPositionsResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector)).await
+    let (selector, ()) = account_request(&ctx, AccountScope::Subaccount, |_| ())?;
+    respond(&ctx, selector).await
 }
 
 /// The same over every existing child of a parent (never 404).
@@ -34,10 +32,8 @@ pub async fn get_asset_positions(ctx: Ctx) -> ApiResult<Json<AssetPositionsRespo
         (status = 403, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_asset_positions(ctx: Ctx) -> ApiResult<Json<AssetPositionsResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector)).await
+    let (selector, ()) = account_request(&ctx, AccountScope::ParentSubaccount, |_| ())?;
+    respond(&ctx, selector).await
 }
 
 async fn respond(

@@ -1,17 +1,15 @@
 //! `GET /v4/fills` and `…/parentSubaccountNumber` (serve.md §4.3.8).
 
-use std::collections::HashMap;
-
 use axum::Json;
 use indexer_domain::{FillType, MarketType};
 use indexer_query::fills::{self, FillsFilter, FillsResponse};
-use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use indexer_query::subaccounts::SubaccountSelector;
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, subaccount_number_map, AccountScope};
 
 const FILL_TYPES: &str = "LIMIT,LIQUIDATED,LIQUIDATION,DELEVERAGED,OFFSETTING,TWAP_SUBORDER";
 const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
@@ -39,11 +37,8 @@ struct Params {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let params = params(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), params).await
+    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, |v| params(v))?;
+    respond(&ctx, selector, params).await
 }
 
 /// Fills of every child of a parent.
@@ -59,11 +54,8 @@ pub async fn get_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let params = params(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), params).await
+    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, |v| params(v))?;
+    respond(&ctx, selector, params).await
 }
 
 fn params(v: &mut Validator<'_>) -> Params {
@@ -133,17 +125,7 @@ async fn respond(
         })?;
         params.filter.clob_pair_id = Some(perpetual.clob_pair_id);
     }
-    let numbers: HashMap<_, _> = match &selector {
-        SubaccountSelector::Single { number, .. } => selector
-            .subaccount_ids()
-            .into_iter()
-            .map(|id| (id, *number as i32))
-            .collect(),
-        // Resolve existing children to concrete ids first (keeps Postgres on the index).
-        SubaccountSelector::Parent { .. } => {
-            subaccount_numbers(&db.pool, &selector.subaccount_ids()).await?
-        }
-    };
+    let numbers = subaccount_number_map(&db.pool, &selector).await?;
     let paged = fills::fills(&db.pool, &markets, &numbers, &params.filter).await?;
     Ok(Json(paged.into()))
 }

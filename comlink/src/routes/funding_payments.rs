@@ -1,16 +1,14 @@
 //! `GET /v4/fundingPayments` and `…/parentSubaccount` (serve.md §4.3.13).
 
-use std::collections::HashMap;
-
 use axum::Json;
 use indexer_query::funding_payments::{self, FundingPaymentsFilter, FundingPaymentsResponse};
-use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use indexer_query::subaccounts::SubaccountSelector;
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, Location, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, subaccount_number_map, AccountScope};
 
 /// Funding payments of a subaccount, newest first; zero payments only with `showZeroPayments`.
 #[utoipa::path(get, path = "/v4/fundingPayments", tag = "accounts",
@@ -27,11 +25,10 @@ use crate::routes::{parent_subaccount, single_subaccount, validated};
         (status = 429, body = ErrorBody)))]
 pub async fn get_funding_payments(ctx: Ctx) -> ApiResult<Json<FundingPaymentsResponse>> {
     let snapshot = ctx.markets(ctx.query_param("ticker")).await;
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let filter = filter(&mut v, &snapshot, true);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, |v| {
+        filter(v, &snapshot, true)
+    })?;
+    respond(&ctx, selector, filter).await
 }
 
 /// The same over every child of a parent (`ticker` is accepted but unused, as in the reference).
@@ -47,11 +44,10 @@ pub async fn get_funding_payments(ctx: Ctx) -> ApiResult<Json<FundingPaymentsRes
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_funding_payments(ctx: Ctx) -> ApiResult<Json<FundingPaymentsResponse>> {
     let snapshot = ctx.markets(ctx.query_param("ticker")).await;
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let filter = filter(&mut v, &snapshot, false);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| {
+        filter(v, &snapshot, false)
+    })?;
+    respond(&ctx, selector, filter).await
 }
 
 fn filter(
@@ -88,16 +84,7 @@ async fn respond(
 ) -> ApiResult<Json<FundingPaymentsResponse>> {
     ctx.check_compliance(Some(selector.address())).await?;
     let db = ctx.reader().await?;
-    let numbers: HashMap<_, _> = match &selector {
-        SubaccountSelector::Single { number, .. } => selector
-            .subaccount_ids()
-            .into_iter()
-            .map(|id| (id, *number as i32))
-            .collect(),
-        SubaccountSelector::Parent { .. } => {
-            subaccount_numbers(&db.pool, &selector.subaccount_ids()).await?
-        }
-    };
+    let numbers = subaccount_number_map(&db.pool, &selector).await?;
     let paged = funding_payments::funding_payments(&db.pool, &numbers, &filter).await?;
     Ok(Json(paged.into()))
 }

@@ -2,13 +2,12 @@
 
 use axum::Json;
 use indexer_query::pnl::{self, HistoricalPnlResponse, PnlFilter};
-use indexer_query::subaccounts::SubaccountSelector;
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, AccountScope};
 
 /// Hourly equity / PnL ticks of a subaccount, newest first.
 #[utoipa::path(get, path = "/v4/historical-pnl", tag = "accounts",
@@ -24,11 +23,7 @@ use crate::routes::{parent_subaccount, single_subaccount, validated};
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_historical_pnl(ctx: Ctx) -> ApiResult<Json<HistoricalPnlResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    let selector = validated(selector);
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, filter)?;
     ctx.check_compliance(Some(selector.address())).await?;
     let db = ctx.reader().await?;
     Ok(Json(
@@ -52,11 +47,7 @@ pub async fn get_historical_pnl(ctx: Ctx) -> ApiResult<Json<HistoricalPnlRespons
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_historical_pnl(ctx: Ctx) -> ApiResult<Json<HistoricalPnlResponse>> {
-    let mut v = ctx.validator();
-    let selector: Option<SubaccountSelector> = parent_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    let selector = validated(selector);
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, filter)?;
     ctx.check_compliance(Some(selector.address())).await?;
     let db = ctx.reader().await?;
     let ticks = pnl::parent_historical_pnl(&db.pool, &selector, &filter).await?;

@@ -23,7 +23,14 @@ pub mod trades;
 pub mod transfers;
 pub mod utility;
 
-use indexer_query::subaccounts::SubaccountSelector;
+use std::collections::HashMap;
+
+use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::ctx::Ctx;
+use crate::error::ApiResult;
 
 use crate::error::Location;
 use crate::params::{Validator, MSG_DYDX_ADDRESS};
@@ -129,7 +136,7 @@ impl CacheFamily {
 }
 
 /// `address` + `subaccountNumber` from the query (the single-subaccount account routes).
-pub(crate) fn single_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
+fn single_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
     let address = v.dydx_address(Location::Query, MSG_DYDX_ADDRESS);
     let number = v.subaccount_number(Location::Query);
     Some(SubaccountSelector::Single {
@@ -139,12 +146,56 @@ pub(crate) fn single_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelec
 }
 
 /// `address` + `parentSubaccountNumber` from the query (the parent account routes).
-pub(crate) fn parent_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
+fn parent_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
     let address = v.dydx_address(Location::Query, MSG_DYDX_ADDRESS);
     let parent = v.parent_subaccount_number(Location::Query);
     Some(SubaccountSelector::Parent {
         address: address?,
         parent: parent?,
+    })
+}
+
+/// Which account query parameters a route reads.
+#[derive(Clone, Copy)]
+pub(crate) enum AccountScope {
+    /// `address` + `subaccountNumber`.
+    Subaccount,
+    /// `address` + `parentSubaccountNumber`.
+    ParentSubaccount,
+}
+
+/// Validates the account selector of `scope` and the route's own parameters (`parse`) together,
+/// so one 400 lists every invalid parameter.
+pub(crate) fn account_request<P>(
+    ctx: &Ctx,
+    scope: AccountScope,
+    parse: impl FnOnce(&mut Validator<'_>) -> P,
+) -> ApiResult<(SubaccountSelector, P)> {
+    let mut v = ctx.validator();
+    let selector = match scope {
+        AccountScope::Subaccount => single_subaccount(&mut v),
+        AccountScope::ParentSubaccount => parent_subaccount(&mut v),
+    };
+    let params = parse(&mut v);
+    ctx.finish(v)?;
+    Ok((validated(selector), params))
+}
+
+/// Subaccount id -> subaccount number for the selected accounts; parents resolve their existing
+/// children to concrete ids first (keeps Postgres on the index).
+pub(crate) async fn subaccount_number_map(
+    pool: &PgPool,
+    selector: &SubaccountSelector,
+) -> ApiResult<HashMap<Uuid, i32>> {
+    Ok(match selector {
+        SubaccountSelector::Single { number, .. } => selector
+            .subaccount_ids()
+            .into_iter()
+            .map(|id| (id, *number as i32))
+            .collect(),
+        SubaccountSelector::Parent { .. } => {
+            subaccount_numbers(pool, &selector.subaccount_ids()).await?
+        }
     })
 }
 

@@ -9,7 +9,7 @@ use indexer_query::subaccounts::SubaccountSelector;
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, Location, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, validated, AccountScope};
 
 const MSG_SIDE: &str = "side must be one of BUY,SELL";
 const ORDER_TYPES: &str =
@@ -37,11 +37,9 @@ const MSG_BOTH_EXPIRIES: &str = "Cannot provide both goodTilBlock and goodTilBlo
         (status = 429, body = ErrorBody)))]
 pub async fn get_orders(ctx: Ctx) -> ApiResult<Json<Vec<Order>>> {
     let snapshot = ctx.markets(ctx.query_param("ticker")).await;
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let filter = filter(&mut v, &snapshot);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) =
+        account_request(&ctx, AccountScope::Subaccount, |v| filter(v, &snapshot))?;
+    respond(&ctx, selector, filter).await
 }
 
 /// The same over every child of a parent.
@@ -57,11 +55,10 @@ pub async fn get_orders(ctx: Ctx) -> ApiResult<Json<Vec<Order>>> {
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_orders(ctx: Ctx) -> ApiResult<Json<Vec<Order>>> {
     let snapshot = ctx.markets(ctx.query_param("ticker")).await;
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let filter = filter(&mut v, &snapshot);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| {
+        filter(v, &snapshot)
+    })?;
+    respond(&ctx, selector, filter).await
 }
 
 /// One order by id (no rate limit, no compliance check).

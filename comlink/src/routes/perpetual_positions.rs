@@ -9,7 +9,7 @@ use indexer_query::subaccounts::{
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, AccountScope};
 
 const MSG_STATUS: &str = "status must be a valid Position Status (OPEN, etc)";
 
@@ -28,11 +28,8 @@ const MSG_STATUS: &str = "status must be a valid Position Status (OPEN, etc)";
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_perpetual_positions(ctx: Ctx) -> ApiResult<Json<PerpetualPositionsResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, |v| filter(v))?;
+    respond(&ctx, selector, filter).await
 }
 
 /// The same over every child of a parent.
@@ -51,11 +48,8 @@ pub async fn get_perpetual_positions(ctx: Ctx) -> ApiResult<Json<PerpetualPositi
 pub async fn get_parent_perpetual_positions(
     ctx: Ctx,
 ) -> ApiResult<Json<PerpetualPositionsResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| filter(v))?;
+    respond(&ctx, selector, filter).await
 }
 
 fn filter(v: &mut Validator<'_>) -> PerpetualPositionsFilter {

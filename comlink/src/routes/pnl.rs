@@ -8,7 +8,7 @@ use indexer_query::Pagination;
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, AccountScope};
 
 /// PnL summed per hour (or per day with `daily=true`), newest first.
 #[utoipa::path(get, path = "/v4/pnl", tag = "accounts",
@@ -25,11 +25,9 @@ use crate::routes::{parent_subaccount, single_subaccount, validated};
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_pnl(ctx: Ctx) -> ApiResult<Json<PnlResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let (filter, daily) = filter(&mut v, true);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter, daily).await
+    let (selector, (filter, daily)) =
+        account_request(&ctx, AccountScope::Subaccount, |v| filter(v, true))?;
+    respond(&ctx, selector, filter, daily).await
 }
 
 /// The same summed over every child of a parent (no paging).
@@ -44,11 +42,9 @@ pub async fn get_pnl(ctx: Ctx) -> ApiResult<Json<PnlResponse>> {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_pnl(ctx: Ctx) -> ApiResult<Json<PnlResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let (filter, daily) = filter(&mut v, false);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter, daily).await
+    let (selector, (filter, daily)) =
+        account_request(&ctx, AccountScope::ParentSubaccount, |v| filter(v, false))?;
+    respond(&ctx, selector, filter, daily).await
 }
 
 fn filter(v: &mut Validator<'_>, paged: bool) -> (PnlFilter, bool) {

@@ -1,17 +1,15 @@
 //! `GET /v4/tradeHistory` and `…/parentSubaccountNumber` (serve.md §4.3.14).
 
-use std::collections::HashMap;
-
 use axum::Json;
 use indexer_domain::MarketType;
-use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use indexer_query::subaccounts::SubaccountSelector;
 use indexer_query::trade_history::{self, TradeHistoryResponse};
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
 use crate::params::{Validator, MSG_INVALID};
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, subaccount_number_map, AccountScope};
 
 const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
 const MSG_MARKET_NEEDS_TYPE: &str = "marketType must be provided if market is provided";
@@ -35,11 +33,8 @@ struct Params {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let params = params(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), params).await
+    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, |v| params(v))?;
+    respond(&ctx, selector, params).await
 }
 
 /// The same over every child of a parent.
@@ -55,11 +50,8 @@ pub async fn get_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let params = params(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), params).await
+    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, |v| params(v))?;
+    respond(&ctx, selector, params).await
 }
 
 fn params(v: &mut Validator<'_>) -> Params {
@@ -105,16 +97,7 @@ async fn respond(
         }
         None => None,
     };
-    let numbers: HashMap<_, _> = match &selector {
-        SubaccountSelector::Single { number, .. } => selector
-            .subaccount_ids()
-            .into_iter()
-            .map(|id| (id, *number as i32))
-            .collect(),
-        SubaccountSelector::Parent { .. } => {
-            subaccount_numbers(&db.pool, &selector.subaccount_ids()).await?
-        }
-    };
+    let numbers = subaccount_number_map(&db.pool, &selector).await?;
     let history = trade_history::trade_history(
         &db.pool,
         &markets,

@@ -13,7 +13,7 @@ use crate::params::{
     parse_dydx_address, parse_int, Validator, MAX_SUBACCOUNT_NUMBER, MSG_DYDX_ADDRESS,
     MSG_SUBACCOUNT_NUMBER,
 };
-use crate::routes::{parent_subaccount, single_subaccount, validated};
+use crate::routes::{account_request, validated, AccountScope};
 
 /// Transfers, deposits and withdrawals of a subaccount, newest first.
 #[utoipa::path(get, path = "/v4/transfers", tag = "accounts",
@@ -28,11 +28,8 @@ use crate::routes::{parent_subaccount, single_subaccount, validated};
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
-    let mut v = ctx.validator();
-    let selector = single_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, |v| filter(v))?;
+    respond(&ctx, selector, filter).await
 }
 
 /// Transfers of a parent's children with outside parties (not between the children).
@@ -48,11 +45,8 @@ pub async fn get_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
-    let mut v = ctx.validator();
-    let selector = parent_subaccount(&mut v);
-    let filter = filter(&mut v);
-    ctx.finish(v)?;
-    respond(&ctx, validated(selector), filter).await
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| filter(v))?;
+    respond(&ctx, selector, filter).await
 }
 
 fn filter(v: &mut Validator<'_>) -> TransfersFilter {
