@@ -7,14 +7,13 @@ use indexer_query::subaccounts::SubaccountSelector;
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
-use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
+use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
 use crate::params::Validator;
-use crate::routes::{account_request, subaccount_number_map, AccountScope};
+use crate::routes::{
+    account_request, clob_pair_of, market_with_type, subaccount_number_map, AccountScope,
+};
 
 const FILL_TYPES: &str = "LIMIT,LIQUIDATED,LIQUIDATION,DELEVERAGED,OFFSETTING,TWAP_SUBORDER";
-const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
-const MSG_MARKET_NEEDS_TYPE: &str = "marketType must be provided if market is provided";
-const MSG_TYPE_NEEDS_MARKET: &str = "market must be provided if marketType is provided";
 
 /// The validated filter before the market is resolved.
 struct Params {
@@ -59,15 +58,7 @@ pub async fn get_parent_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
 }
 
 fn params(v: &mut Validator<'_>) -> Params {
-    let market = v.check(Location::Query, "market", false, MSG_INVALID_MARKET, |t| {
-        Some(t.to_owned())
-    });
-    let market_type: Option<MarketType> = v.one_of("marketType", false, MSG_MARKET_TYPE);
-    match (v.has("market"), v.has("marketType")) {
-        (true, false) => v.error(Location::Query, "marketType", MSG_MARKET_NEEDS_TYPE),
-        (false, true) => v.error(Location::Query, "market", MSG_TYPE_NEEDS_MARKET),
-        _ => {}
-    }
+    let market = market_with_type(v);
     let include: Option<Vec<FillType>> = v.list_of(
         "includeTypes",
         &format!("includeTypes must be one of {FILL_TYPES}"),
@@ -88,7 +79,7 @@ fn params(v: &mut Validator<'_>) -> Params {
             .collect()
     };
     Params {
-        market: market.zip(market_type),
+        market,
         filter: FillsFilter {
             clob_pair_id: None,
             include_types: names(include),
@@ -100,8 +91,6 @@ fn params(v: &mut Validator<'_>) -> Params {
     }
 }
 
-const MSG_INVALID_MARKET: &str = crate::params::MSG_INVALID;
-
 async fn respond(
     ctx: &Ctx,
     selector: SubaccountSelector,
@@ -112,18 +101,8 @@ async fn respond(
     let markets = ctx
         .markets(params.market.as_ref().map(|(m, _)| m.as_str()))
         .await;
-    if let Some((market, market_type)) = &params.market {
-        let perpetual = match market_type {
-            MarketType::Perpetual => markets.by_ticker(market),
-            // Spot markets do not exist in v4.
-            MarketType::Spot => None,
-        };
-        let perpetual = perpetual.ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "{market} not found in markets of type {market_type}"
-            ))
-        })?;
-        params.filter.clob_pair_id = Some(perpetual.clob_pair_id);
+    if let Some(market) = &params.market {
+        params.filter.clob_pair_id = Some(clob_pair_of(&markets, market)?);
     }
     let numbers = subaccount_number_map(&db.pool, &selector).await?;
     let paged = fills::fills(&db.pool, &markets, &numbers, &params.filter).await?;

@@ -25,15 +25,17 @@ pub mod utility;
 
 use std::collections::HashMap;
 
+use indexer_domain::MarketType;
 use indexer_query::subaccounts::{subaccount_numbers, SubaccountSelector};
+use indexer_query::MarketsSnapshot;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::ctx::Ctx;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 use crate::error::Location;
-use crate::params::{Validator, MSG_DYDX_ADDRESS};
+use crate::params::{Validator, MSG_DYDX_ADDRESS, MSG_INVALID};
 
 /// Route families sharing one `Cache-Control` directive (`CACHE_CONTROL_DIRECTIVE_<FAMILY>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,6 +157,10 @@ fn parent_subaccount(v: &mut Validator<'_>) -> Option<SubaccountSelector> {
     })
 }
 
+const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
+const MSG_MARKET_NEEDS_TYPE: &str = "marketType must be provided if market is provided";
+const MSG_TYPE_NEEDS_MARKET: &str = "market must be provided if marketType is provided";
+
 /// Which account query parameters a route reads.
 #[derive(Clone, Copy)]
 pub(crate) enum AccountScope {
@@ -196,6 +202,37 @@ pub(crate) async fn subaccount_number_map(
         SubaccountSelector::Parent { .. } => {
             subaccount_numbers(pool, &selector.subaccount_ids()).await?
         }
+    })
+}
+
+/// `market` + `marketType` (both or neither), as fills and trade history filter by market.
+pub(crate) fn market_with_type(v: &mut Validator<'_>) -> Option<(String, MarketType)> {
+    let market = v.check(Location::Query, "market", false, MSG_INVALID, |t| {
+        Some(t.to_owned())
+    });
+    let market_type: Option<MarketType> = v.one_of("marketType", false, MSG_MARKET_TYPE);
+    match (v.has("market"), v.has("marketType")) {
+        (true, false) => v.error(Location::Query, "marketType", MSG_MARKET_NEEDS_TYPE),
+        (false, true) => v.error(Location::Query, "market", MSG_TYPE_NEEDS_MARKET),
+        _ => {}
+    }
+    market.zip(market_type)
+}
+
+/// The clob pair of a `market_with_type` selection; 404 when no market of that type has the ticker.
+pub(crate) fn clob_pair_of(
+    markets: &MarketsSnapshot,
+    (market, market_type): &(String, MarketType),
+) -> ApiResult<i64> {
+    let found = match market_type {
+        MarketType::Perpetual => markets.by_ticker(market),
+        // Spot markets do not exist in v4.
+        MarketType::Spot => None,
+    };
+    found.map(|found| found.clob_pair_id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "{market} not found in markets of type {market_type}"
+        ))
     })
 }
 

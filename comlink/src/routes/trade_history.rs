@@ -7,13 +7,11 @@ use indexer_query::trade_history::{self, TradeHistoryResponse};
 use indexer_query::Pagination;
 
 use crate::ctx::Ctx;
-use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
-use crate::params::{Validator, MSG_INVALID};
-use crate::routes::{account_request, subaccount_number_map, AccountScope};
-
-const MSG_MARKET_TYPE: &str = "marketType must be a valid market type (PERPETUAL/SPOT)";
-const MSG_MARKET_NEEDS_TYPE: &str = "marketType must be provided if market is provided";
-const MSG_TYPE_NEEDS_MARKET: &str = "market must be provided if marketType is provided";
+use crate::error::{ApiResult, ErrorBody, ValidationErrorBody};
+use crate::params::Validator;
+use crate::routes::{
+    account_request, clob_pair_of, market_with_type, subaccount_number_map, AccountScope,
+};
 
 struct Params {
     market: Option<(String, MarketType)>,
@@ -55,19 +53,11 @@ pub async fn get_parent_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryRe
 }
 
 fn params(v: &mut Validator<'_>) -> Params {
-    let market = v.check(Location::Query, "market", false, MSG_INVALID, |t| {
-        Some(t.to_owned())
-    });
-    let market_type: Option<MarketType> = v.one_of("marketType", false, MSG_MARKET_TYPE);
-    match (v.has("market"), v.has("marketType")) {
-        (true, false) => v.error(Location::Query, "marketType", MSG_MARKET_NEEDS_TYPE),
-        (false, true) => v.error(Location::Query, "market", MSG_TYPE_NEEDS_MARKET),
-        _ => {}
-    }
+    let market = market_with_type(v);
     let limit = v.limit();
     let page = v.page();
     Params {
-        market: market.zip(market_type),
+        market,
         pagination: Pagination::new(limit, page),
     }
 }
@@ -82,21 +72,11 @@ async fn respond(
     let markets = ctx
         .markets(params.market.as_ref().map(|(m, _)| m.as_str()))
         .await;
-    let clob_pair_id = match &params.market {
-        Some((market, market_type)) => {
-            let found = match market_type {
-                MarketType::Perpetual => markets.by_ticker(market),
-                MarketType::Spot => None,
-            };
-            let found = found.ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "{market} not found in markets of type {market_type}"
-                ))
-            })?;
-            Some(found.clob_pair_id)
-        }
-        None => None,
-    };
+    let clob_pair_id = params
+        .market
+        .as_ref()
+        .map(|market| clob_pair_of(&markets, market))
+        .transpose()?;
     let numbers = subaccount_number_map(&db.pool, &selector).await?;
     let history = trade_history::trade_history(
         &db.pool,
