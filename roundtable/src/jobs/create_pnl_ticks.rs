@@ -220,45 +220,6 @@ impl CreatePnlTicks {
         Self { deps, settings }
     }
 
-    /// The last tick of every account: the Redis cache, or Postgres when the cache is empty.
-    async fn last_ticks(&self) -> Result<HashMap<Uuid, LastTick>, JobError> {
-        let key = self.deps.cache.keys().latest_accounts_pnl_tick();
-        let cached: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(&key)
-            .query_async(&mut self.deps.cache.conn())
-            .await?;
-        if cached.is_empty() {
-            let rows = store::newest_tick_per_subaccount(&self.deps.pools.primary).await?;
-            // Refill the whole cache: later runs trust a non-empty cache, and one holding only
-            // the accounts ticked since would make the others look tick-less.
-            self.cache_ticks(&rows).await?;
-            return Ok(rows
-                .iter()
-                .map(|row| {
-                    (
-                        row.subaccount_id,
-                        LastTick {
-                            block_height: row.block_height,
-                            block_time: row.block_time,
-                        },
-                    )
-                })
-                .collect());
-        }
-        Ok(cached
-            .values()
-            .filter_map(|json| {
-                let tick = serde_json::from_str::<CachedTick>(json)
-                    .ok()
-                    .and_then(|t| t.last_tick());
-                if tick.is_none() {
-                    tracing::warn!(entry = %json, "unreadable cached pnl tick ignored");
-                }
-                tick
-            })
-            .collect())
-    }
-
     /// Reads everything for one run in one REPEATABLE READ snapshot; `None` when nothing is due.
     async fn read(&self) -> Result<Option<Snapshot>, JobError> {
         let mut tx = self.deps.pools.reader().begin().await?;
@@ -272,7 +233,7 @@ impl CreatePnlTicks {
         if !is_due(block_time, newest, &self.settings) {
             return Ok(None);
         }
-        let last_ticks = self.last_ticks().await?;
+        let last_ticks = load_last_ticks(&self.deps).await?;
         let with_transfers = store::subaccounts_with_transfers(&mut tx, block_height).await?;
         let transfer_ids: Vec<Uuid> = with_transfers.iter().map(|(id, _)| *id).collect();
         let accounts = accounts_to_update(
@@ -354,26 +315,65 @@ impl CreatePnlTicks {
             let mut tx = self.deps.pools.primary.begin().await?;
             written += store::insert_pnl_ticks(&mut tx, chunk).await?;
             tx.commit().await?;
-            self.cache_ticks(chunk).await?;
+            cache_ticks(&self.deps, chunk).await?;
         }
         Ok(written)
     }
+}
 
-    /// Stores `ticks` as their accounts' latest in `v4/latest-accounts-pnl-tick`.
-    async fn cache_ticks(&self, ticks: &[PnlTickRow]) -> Result<(), JobError> {
-        if ticks.is_empty() {
-            return Ok(());
-        }
-        let key = self.deps.cache.keys().latest_accounts_pnl_tick();
-        let mut pipe = redis::pipe();
-        for tick in ticks {
-            let json = serde_json::to_string(&CachedTick::of(tick)).expect("strings serialize");
-            pipe.hset(&key, tick.subaccount_id.to_string(), json)
-                .ignore();
-        }
-        let _: () = pipe.query_async(&mut self.deps.cache.conn()).await?;
-        Ok(())
+/// The last tick of every account: the Redis cache `v4/latest-accounts-pnl-tick`, or Postgres
+/// when the cache is empty (then the cache is refilled completely: later runs trust a non-empty
+/// cache, and one holding only the accounts ticked since would make the others look tick-less).
+pub async fn load_last_ticks(deps: &Deps) -> Result<HashMap<Uuid, LastTick>, JobError> {
+    let key = deps.cache.keys().latest_accounts_pnl_tick();
+    let cached: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut deps.cache.conn())
+        .await?;
+    if cached.is_empty() {
+        let rows = store::newest_tick_per_subaccount(&deps.pools.primary).await?;
+        cache_ticks(deps, &rows).await?;
+        return Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.subaccount_id,
+                    LastTick {
+                        block_height: row.block_height,
+                        block_time: row.block_time,
+                    },
+                )
+            })
+            .collect());
     }
+    Ok(cached
+        .values()
+        .filter_map(|json| {
+            let tick = serde_json::from_str::<CachedTick>(json)
+                .ok()
+                .and_then(|t| t.last_tick());
+            if tick.is_none() {
+                tracing::warn!(entry = %json, "unreadable cached pnl tick ignored");
+            }
+            tick
+        })
+        .collect())
+}
+
+/// Stores `ticks` as their accounts' latest in `v4/latest-accounts-pnl-tick`.
+async fn cache_ticks(deps: &Deps, ticks: &[PnlTickRow]) -> Result<(), JobError> {
+    if ticks.is_empty() {
+        return Ok(());
+    }
+    let key = deps.cache.keys().latest_accounts_pnl_tick();
+    let mut pipe = redis::pipe();
+    for tick in ticks {
+        let json = serde_json::to_string(&CachedTick::of(tick)).expect("strings serialize");
+        pipe.hset(&key, tick.subaccount_id.to_string(), json)
+            .ignore();
+    }
+    let _: () = pipe.query_async(&mut deps.cache.conn()).await?;
+    Ok(())
 }
 
 #[async_trait]

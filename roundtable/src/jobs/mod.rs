@@ -5,10 +5,13 @@ pub mod aggregate_trading_rewards;
 pub mod cache_orderbook_mid_prices;
 pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
+pub mod delete_old_firebase_notification_tokens;
 pub mod delete_zero_price_levels;
 pub mod fill_totals;
 pub mod leaderboard;
 pub mod market_updater;
+pub mod orderbook_instrumentation;
+pub mod pnl_instrumentation;
 pub mod refresh_vault_pnl;
 pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
@@ -108,6 +111,13 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
             fill_totals::FillTotal::AffiliateInfo,
         )),
         catalogue::UPDATE_COMPLIANCE_DATA => compliance_data(d, s)?,
+        catalogue::ORDERBOOK_INSTRUMENTATION => {
+            Arc::new(orderbook_instrumentation::OrderbookInstrumentation::new(d))
+        }
+        catalogue::PNL_INSTRUMENTATION => Arc::new(pnl_instrumentation::PnlInstrumentation::new(d)),
+        catalogue::DELETE_OLD_FIREBASE_NOTIFICATION_TOKENS => Arc::new(
+            delete_old_firebase_notification_tokens::DeleteOldFirebaseNotificationTokens::new(d),
+        ),
         _ => return None,
     };
     Some(job)

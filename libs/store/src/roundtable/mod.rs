@@ -6,6 +6,7 @@ pub mod affiliates;
 pub mod blocks;
 pub mod compliance;
 pub mod funding_payments;
+pub mod housekeeping;
 pub mod leaderboard;
 pub mod markets;
 pub mod orders;
