@@ -518,15 +518,28 @@ fn liquidated_side(
         entry_price_before: before.entry_price.clone(),
         position_side_before: before.side,
     };
+    record_orderless_fill(w, event, &market, sub, record)
+}
+
+/// A fill without an order row (a liquidated side, a deleveraging side): the position moves
+/// without realized PnL, the subaccount hears of the fill and the position, and a taker's fill
+/// is also a trade.
+fn record_orderless_fill(
+    w: &mut Working<'_, '_>,
+    event: &DecodedEvent,
+    market: &PerpetualMarket,
+    sub: &IndexerSubaccountId,
+    record: Fill,
+) -> Result<(), BlockError> {
     let position_json = update_position(
         w,
         event,
-        subaccount_uuid,
-        &market,
+        record.subaccount_id,
+        market,
         sub,
-        side,
-        &size,
-        &price,
+        record.side,
+        &record.size,
+        &record.price,
         None,
     )?;
     let contents = SubaccountContents {
@@ -535,7 +548,9 @@ fn liquidated_side(
         ..Default::default()
     };
     w.subaccount_message(event, sub, contents, None);
-    push_trade(w, event, &record, &market);
+    if record.liquidity == Liquidity::Taker {
+        push_trade(w, event, &record, market);
+    }
     w.insert_fill(record);
     Ok(())
 }
@@ -596,27 +611,7 @@ pub fn deleveraging(
             entry_price_before: None,
             position_side_before: None,
         };
-        let position_json = update_position(
-            w,
-            event,
-            subaccount_uuid,
-            &market,
-            sub,
-            side,
-            &size,
-            &price,
-            None,
-        )?;
-        let contents = SubaccountContents {
-            fills: vec![messages::fill_json(&record, &market.ticker)],
-            perpetual_positions: vec![position_json],
-            ..Default::default()
-        };
-        w.subaccount_message(event, sub, contents, None);
-        if liquidity == Liquidity::Taker {
-            push_trade(w, event, &record, &market);
-        }
-        w.insert_fill(record);
+        record_orderless_fill(w, event, &market, sub, record)?;
     }
     Ok(())
 }
