@@ -285,6 +285,28 @@ fn decode_payload(
     })
 }
 
+/// Builds a [`PerpetualMarketCreate`] from any version of the event: the versions share every
+/// field but the last two, which only later versions carry.
+macro_rules! perpetual_market_create {
+    ($e:ident, $version:expr, $market_type:expr, $default_funding8hr_ppm:expr) => {
+        PerpetualMarketCreate {
+            version: $version,
+            id: $e.id,
+            clob_pair_id: $e.clob_pair_id,
+            ticker: $e.ticker,
+            market_id: $e.market_id,
+            status: $e.status,
+            quantum_conversion_exponent: $e.quantum_conversion_exponent,
+            atomic_resolution: $e.atomic_resolution,
+            subticks_per_tick: $e.subticks_per_tick,
+            step_base_quantums: $e.step_base_quantums,
+            liquidity_tier: $e.liquidity_tier,
+            market_type: $market_type,
+            default_funding8hr_ppm: $default_funding8hr_ppm,
+        }
+    };
+}
+
 fn decode_perpetual_market(
     version: u32,
     data: &[u8],
@@ -292,57 +314,16 @@ fn decode_perpetual_market(
     Ok(Some(match version {
         1 => {
             let e = ev::PerpetualMarketCreateEventV1::decode(data)?;
-            PerpetualMarketCreate {
-                version,
-                id: e.id,
-                clob_pair_id: e.clob_pair_id,
-                ticker: e.ticker,
-                market_id: e.market_id,
-                status: e.status,
-                quantum_conversion_exponent: e.quantum_conversion_exponent,
-                atomic_resolution: e.atomic_resolution,
-                subticks_per_tick: e.subticks_per_tick,
-                step_base_quantums: e.step_base_quantums,
-                liquidity_tier: e.liquidity_tier,
-                market_type: None,
-                default_funding8hr_ppm: None,
-            }
+            perpetual_market_create!(e, version, None, None)
         }
         2 => {
             let e = ev::PerpetualMarketCreateEventV2::decode(data)?;
-            PerpetualMarketCreate {
-                version,
-                id: e.id,
-                clob_pair_id: e.clob_pair_id,
-                ticker: e.ticker,
-                market_id: e.market_id,
-                status: e.status,
-                quantum_conversion_exponent: e.quantum_conversion_exponent,
-                atomic_resolution: e.atomic_resolution,
-                subticks_per_tick: e.subticks_per_tick,
-                step_base_quantums: e.step_base_quantums,
-                liquidity_tier: e.liquidity_tier,
-                market_type: Some(e.market_type),
-                default_funding8hr_ppm: None,
-            }
+            perpetual_market_create!(e, version, Some(e.market_type), None)
         }
         3 => {
             let e = ev::PerpetualMarketCreateEventV3::decode(data)?;
-            PerpetualMarketCreate {
-                version,
-                id: e.id,
-                clob_pair_id: e.clob_pair_id,
-                ticker: e.ticker,
-                market_id: e.market_id,
-                status: e.status,
-                quantum_conversion_exponent: e.quantum_conversion_exponent,
-                atomic_resolution: e.atomic_resolution,
-                subticks_per_tick: e.subticks_per_tick,
-                step_base_quantums: e.step_base_quantums,
-                liquidity_tier: e.liquidity_tier,
-                market_type: Some(e.market_type),
-                default_funding8hr_ppm: Some(e.default_funding8hr_ppm),
-            }
+            let funding = Some(e.default_funding8hr_ppm);
+            perpetual_market_create!(e, version, Some(e.market_type), funding)
         }
         _ => return Ok(None),
     }))
