@@ -1,13 +1,17 @@
 //! `GET /v4/addresses/{address}`, `…/subaccountNumber/{n}` and `…/parentSubaccountNumber/{n}`
 //! (serve.md §4.3.1–§4.3.3).
 
+use std::sync::Arc;
+
 use axum::Json;
 use indexer_query::subaccounts::{
     self, AddressResponse, ParentSubaccountResponse, SubaccountResponse,
 };
+use indexer_query::MarketsSnapshot;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiResult, ErrorBody, Location, ValidationErrorBody};
+use crate::height::ReadDb;
 use crate::params::{MSG_ADDRESS, MSG_DYDX_ADDRESS};
 use crate::routes::validated;
 
@@ -26,9 +30,7 @@ pub async fn get_address(ctx: Ctx) -> ApiResult<Json<AddressResponse>> {
     let address = v.dydx_address(Location::Params, MSG_ADDRESS);
     ctx.finish(v)?;
     let address = validated(address);
-    ctx.check_compliance(Some(&address)).await?;
-    let db = ctx.reader().await?;
-    let markets = ctx.markets(None).await;
+    let (db, markets) = open_account(&ctx, &address).await?;
     Ok(Json(
         subaccounts::address(&db.pool, &markets, &address).await?,
     ))
@@ -51,9 +53,7 @@ pub async fn get_subaccount(ctx: Ctx) -> ApiResult<Json<SubaccountResponse>> {
     let number = v.subaccount_number(Location::Params);
     ctx.finish(v)?;
     let address = validated(address);
-    ctx.check_compliance(Some(&address)).await?;
-    let db = ctx.reader().await?;
-    let markets = ctx.markets(None).await;
+    let (db, markets) = open_account(&ctx, &address).await?;
     let subaccount =
         subaccounts::subaccount(&db.pool, &markets, &address, validated(number)).await?;
     Ok(Json(SubaccountResponse { subaccount }))
@@ -77,10 +77,17 @@ pub async fn get_parent_subaccount(ctx: Ctx) -> ApiResult<Json<ParentSubaccountR
     let parent = v.parent_subaccount_number(Location::Params);
     ctx.finish(v)?;
     let address = validated(address);
-    ctx.check_compliance(Some(&address)).await?;
-    let db = ctx.reader().await?;
-    let markets = ctx.markets(None).await;
+    let (db, markets) = open_account(&ctx, &address).await?;
     let subaccount =
         subaccounts::parent_subaccount(&db.pool, &markets, &address, validated(parent)).await?;
     Ok(Json(ParentSubaccountResponse { subaccount }))
+}
+
+/// Refuses blocked addresses, then opens the read connection and the market snapshot every
+/// address route reads.
+async fn open_account(ctx: &Ctx, address: &str) -> ApiResult<(ReadDb, Arc<MarketsSnapshot>)> {
+    ctx.check_compliance(Some(address)).await?;
+    let db = ctx.reader().await?;
+    let markets = ctx.markets(None).await;
+    Ok((db, markets))
 }
