@@ -20,6 +20,7 @@ pub mod uncross_orderbook;
 pub mod update_compliance_data;
 pub mod update_compliance_status;
 pub mod update_funding_payments;
+pub mod update_pnl;
 
 use std::sync::Arc;
 
@@ -118,6 +119,10 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
         catalogue::DELETE_OLD_FIREBASE_NOTIFICATION_TOKENS => Arc::new(
             delete_old_firebase_notification_tokens::DeleteOldFirebaseNotificationTokens::new(d),
         ),
+        catalogue::UPDATE_PNL => Arc::new(update_pnl::UpdatePnl::new(
+            d,
+            s.funding_payments_max_heights_per_run,
+        )),
         _ => return None,
     };
     Some(job)

@@ -10,6 +10,7 @@ pub mod housekeeping;
 pub mod leaderboard;
 pub mod markets;
 pub mod orders;
+pub mod pnl;
 pub mod pnl_ticks;
 pub mod trading_rewards;
 pub mod vault_pnl;
