@@ -7,7 +7,6 @@ use common::seed::{place_redis_order, FillSeed, PositionSeed};
 use common::{address, Seed, TestApp};
 use indexer_domain::ids::subaccount_uuid;
 use indexer_proto::protocol::v1::indexer_order::GoodTilOneof;
-use indexer_testkit::db::TestDb;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,10 +19,8 @@ use uuid::Uuid;
 /// USDC 10000 − 2.05 = 9997.95. Equity 5000 − 6001 + 9997.95 = 8996.95.
 /// Initial risk 5000 × 0.05 + 6001 × 0.1 = 850.1; free collateral 8146.85.
 async fn account_app() -> (TestApp, String, Uuid) {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=12).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=12).await;
-    seed.standard_markets().await;
     let owner = address(1);
     let subaccount = seed.subaccount(&owner, 0, 10).await;
     seed.wallet(&owner, "12.345").await;
@@ -285,10 +282,8 @@ async fn blocked_addresses_get_403_with_the_legal_text() {
 
 #[tokio::test]
 async fn geoblocking_is_off_by_default_and_pluggable() {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=2).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=2).await;
-    seed.standard_markets().await;
     let owner = address(3);
     seed.subaccount(&owner, 0, 1).await;
     let app = TestApp::start_with(db, &[("INDEXER_LEVEL_GEOBLOCKING_ENABLED", "true")]).await;

@@ -10,11 +10,7 @@ use indexer_testkit::db::TestDb;
 use serde_json::json;
 
 async fn app_with_markets() -> TestApp {
-    let db = TestDb::new().await;
-    let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=12).await;
-    seed.standard_markets().await;
-    TestApp::start(db).await
+    TestApp::start(common::db_with_markets(1..=12).await).await
 }
 
 #[tokio::test]
@@ -233,10 +229,8 @@ async fn orderbook_is_sorted_uncrossed_and_in_human_units() {
 
 #[tokio::test]
 async fn trades_are_taker_fills_newest_first_and_oldest_first_when_paged() {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=12).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=12).await;
-    seed.standard_markets().await;
     let maker = seed.subaccount(&common::address(1), 0, 1).await;
     let taker = seed.subaccount(&common::address(2), 0, 1).await;
     for (height, side, size) in [(5, "BUY", "0.01"), (7, "SELL", "0.02"), (7, "BUY", "0.03")] {
@@ -336,10 +330,8 @@ async fn trades_are_taker_fills_newest_first_and_oldest_first_when_paged() {
 
 #[tokio::test]
 async fn candles_filter_by_resolution_and_time_window() {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=2).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=2).await;
-    seed.standard_markets().await;
     for minute in 0..3 {
         seed.candle(
             "BTC-USD",
@@ -401,10 +393,8 @@ async fn candles_filter_by_resolution_and_time_window() {
 
 #[tokio::test]
 async fn historical_funding_is_newest_first_with_filters() {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=12).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=12).await;
-    seed.standard_markets().await;
     seed.funding(0, 4, "0.0000125", "49000.5", "10").await;
     seed.funding(0, 8, "-0.00001", "50000", "11").await;
     seed.funding(1, 8, "0.00002", "3000", "1").await;

@@ -12,10 +12,8 @@ use uuid::Uuid;
 
 /// Markets, blocks 1…12 and subaccounts 0 and 128 of address 1.
 async fn setup() -> (TestDb, String, Uuid, Uuid) {
-    let db = TestDb::new().await;
+    let db = common::db_with_markets(1..=12).await;
     let seed = Seed { pool: db.pool() };
-    seed.blocks(1..=12).await;
-    seed.standard_markets().await;
     let owner = address(1);
     let main = seed.subaccount(&owner, 0, 1).await;
     let child = seed.subaccount(&owner, 128, 1).await;

@@ -19,6 +19,15 @@ use tokio::task::JoinHandle;
 
 pub use seed::Seed;
 
+/// A fresh database holding blocks `heights` and the standard markets, where most tests start.
+pub async fn db_with_markets(heights: std::ops::RangeInclusive<i64>) -> TestDb {
+    let db = TestDb::new().await;
+    let seed = Seed { pool: db.pool() };
+    seed.blocks(heights).await;
+    seed.standard_markets().await;
+    db
+}
+
 /// A running server over its own database and Redis prefix.
 pub struct TestApp {
     pub db: TestDb,
