@@ -144,40 +144,21 @@ mod tests {
     #[test]
     fn status_rules_apply_in_order() {
         use CanceledStatus::*;
-        let st = |filled, size, canceled, flags, tif| {
-            status_after_fill(&d(filled), &d(size), canceled, flags, tif)
-        };
-        assert_eq!(
-            st("1", "1", Canceled, 0, TimeInForce::Gtt),
-            OrderStatus::Filled
-        );
-        assert_eq!(
-            st("0.5", "1", Canceled, 64, TimeInForce::Ioc),
-            OrderStatus::Open
-        );
-        assert_eq!(
-            st("0.5", "1", NotCanceled, 256, TimeInForce::Gtt),
-            OrderStatus::Open
-        );
-        assert_eq!(
-            st("0.5", "1", NotCanceled, 0, TimeInForce::Fok),
-            OrderStatus::Filled
-        );
-        assert_eq!(
-            st("0.5", "1", NotCanceled, 0, TimeInForce::Ioc),
-            OrderStatus::Canceled
-        );
-        assert_eq!(
-            st("0.5", "1", BestEffortCanceled, 0, TimeInForce::Gtt),
-            OrderStatus::BestEffortCanceled
-        );
-        assert_eq!(
-            st("0.5", "1", Canceled, 32, TimeInForce::PostOnly),
-            OrderStatus::Canceled
-        );
-        assert_eq!(
-            st("0.5", "1", NotCanceled, 32, TimeInForce::Gtt),
-            OrderStatus::Open
-        );
+        // (filled, size, canceled, order flags, time in force, status after the fill)
+        #[rustfmt::skip]
+        let cases = [
+            ("1", "1", Canceled, 0, TimeInForce::Gtt, OrderStatus::Filled),
+            ("0.5", "1", Canceled, 64, TimeInForce::Ioc, OrderStatus::Open),
+            ("0.5", "1", NotCanceled, 256, TimeInForce::Gtt, OrderStatus::Open),
+            ("0.5", "1", NotCanceled, 0, TimeInForce::Fok, OrderStatus::Filled),
+            ("0.5", "1", NotCanceled, 0, TimeInForce::Ioc, OrderStatus::Canceled),
+            ("0.5", "1", BestEffortCanceled, 0, TimeInForce::Gtt, OrderStatus::BestEffortCanceled),
+            ("0.5", "1", Canceled, 32, TimeInForce::PostOnly, OrderStatus::Canceled),
+            ("0.5", "1", NotCanceled, 32, TimeInForce::Gtt, OrderStatus::Open),
+        ];
+        for (i, (filled, size, canceled, flags, tif, expected)) in cases.into_iter().enumerate() {
+            let status = status_after_fill(&d(filled), &d(size), canceled, flags, tif);
+            assert_eq!(status, expected, "case {i}");
+        }
     }
 }
