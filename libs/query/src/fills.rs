@@ -64,14 +64,7 @@ pub struct FillsResponse {
     pub page: Option<crate::page::PageInfo>,
 }
 
-impl From<Paged<Fill>> for FillsResponse {
-    fn from(paged: Paged<Fill>) -> Self {
-        Self {
-            fills: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(FillsResponse, fills, Fill);
 
 #[derive(sqlx::FromRow)]
 #[sqlx(rename_all = "camelCase")]

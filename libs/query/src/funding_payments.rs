@@ -40,14 +40,7 @@ pub struct FundingPaymentsResponse {
     pub page: Option<PageInfo>,
 }
 
-impl From<Paged<FundingPayment>> for FundingPaymentsResponse {
-    fn from(paged: Paged<FundingPayment>) -> Self {
-        Self {
-            funding_payments: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(FundingPaymentsResponse, funding_payments, FundingPayment);
 
 /// Filters of `GET /v4/fundingPayments`.
 #[derive(Debug, Clone, PartialEq, Default)]

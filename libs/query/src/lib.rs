@@ -13,6 +13,20 @@
 //! [`funding_payments`], [`rewards`], [`sparklines`], [`social`] (trader search, affiliates),
 //! [`trade_history`], [`compliance`] (screening state).
 
+/// `impl From<Paged<$item>> for $response`: the page's items under `$field`, its keys as `page`.
+macro_rules! response_from_paged {
+    ($response:ident, $field:ident, $item:ty) => {
+        impl From<crate::page::Paged<$item>> for $response {
+            fn from(paged: crate::page::Paged<$item>) -> Self {
+                Self {
+                    $field: paged.items,
+                    page: paged.page,
+                }
+            }
+        }
+    };
+}
+
 pub mod blocks;
 pub mod candles;
 pub mod compliance;

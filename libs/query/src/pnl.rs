@@ -34,14 +34,7 @@ pub struct HistoricalPnlResponse {
     pub page: Option<crate::page::PageInfo>,
 }
 
-impl From<Paged<PnlTick>> for HistoricalPnlResponse {
-    fn from(paged: Paged<PnlTick>) -> Self {
-        Self {
-            historical_pnl: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(HistoricalPnlResponse, historical_pnl, PnlTick);
 
 /// Filters of `GET /v4/historical-pnl`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,14 +119,7 @@ pub struct PnlResponse {
     pub page: Option<crate::page::PageInfo>,
 }
 
-impl From<Paged<Pnl>> for PnlResponse {
-    fn from(paged: Paged<Pnl>) -> Self {
-        Self {
-            pnl: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(PnlResponse, pnl, Pnl);
 
 /// The rows of `pnl` the bounds select, as a SQL sub-query.
 fn push_pnl_rows(query: &mut QueryBuilder<'_, Postgres>, ids: &[Uuid], filter: &PnlFilter) {

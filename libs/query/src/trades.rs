@@ -37,14 +37,7 @@ pub struct TradesResponse {
     pub page: Option<crate::page::PageInfo>,
 }
 
-impl From<Paged<Trade>> for TradesResponse {
-    fn from(paged: Paged<Trade>) -> Self {
-        Self {
-            trades: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(TradesResponse, trades, Trade);
 
 /// Filters of `GET /v4/trades/perpetualMarket/{ticker}`.
 #[derive(Debug, Clone, PartialEq)]

@@ -49,14 +49,7 @@ pub struct TransfersResponse {
     pub page: Option<crate::page::PageInfo>,
 }
 
-impl From<Paged<Transfer>> for TransfersResponse {
-    fn from(paged: Paged<Transfer>) -> Self {
-        Self {
-            transfers: paged.items,
-            page: paged.page,
-        }
-    }
-}
+response_from_paged!(TransfersResponse, transfers, Transfer);
 
 /// Filters of `GET /v4/transfers`.
 #[derive(Debug, Clone, PartialEq, Default)]
