@@ -11,6 +11,17 @@ use crate::page::{Paged, Pagination};
 use crate::subaccounts::{SubaccountSelector, MAX_PARENT_SUBACCOUNTS};
 use crate::QueryError;
 
+/// A transfer row with its asset symbol and both sides' address and subaccount number.
+const TRANSFER_SELECT: &str = r#"SELECT t.id, t."senderSubaccountId", t."recipientSubaccountId",
+                  t."senderWalletAddress", t."recipientWalletAddress", t.size, t."createdAt",
+                  t."createdAtHeight", t."transactionHash", a.symbol,
+                  s.address AS "senderAddress", s."subaccountNumber" AS "senderNumber",
+                  r.address AS "recipientAddress", r."subaccountNumber" AS "recipientNumber"
+           FROM transfers t
+           JOIN assets a ON a.id = t."assetId"
+           LEFT JOIN subaccounts s ON s.id = t."senderSubaccountId"
+           LEFT JOIN subaccounts r ON r.id = t."recipientSubaccountId""#;
+
 /// One side of a transfer: a subaccount (with its number, or its parent number on parent
 /// routes) or a wallet (address only).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -131,17 +142,7 @@ pub async fn transfers(
         return Err(QueryError::NotFound(selector.not_found()));
     }
     let pagination = filter.pagination;
-    let mut query = QueryBuilder::new(
-        r#"SELECT t.id, t."senderSubaccountId", t."recipientSubaccountId",
-                  t."senderWalletAddress", t."recipientWalletAddress", t.size, t."createdAt",
-                  t."createdAtHeight", t."transactionHash", a.symbol,
-                  s.address AS "senderAddress", s."subaccountNumber" AS "senderNumber",
-                  r.address AS "recipientAddress", r."subaccountNumber" AS "recipientNumber"
-           FROM transfers t
-           JOIN assets a ON a.id = t."assetId"
-           LEFT JOIN subaccounts s ON s.id = t."senderSubaccountId"
-           LEFT JOIN subaccounts r ON r.id = t."recipientSubaccountId""#,
-    );
+    let mut query = QueryBuilder::new(TRANSFER_SELECT);
     push_filters(&mut query, &ids, filter);
     query.push(r#" ORDER BY t."createdAtHeight" DESC, t."eventId" DESC LIMIT "#);
     query.push_bind(i64::from(pagination.limit));
@@ -254,17 +255,7 @@ pub async fn transfers_between(
             .push(r#" AND t."recipientSubaccountId" = "#);
         query.push_bind(source_id).push("))");
     };
-    let mut query = QueryBuilder::new(
-        r#"SELECT t.id, t."senderSubaccountId", t."recipientSubaccountId",
-                  t."senderWalletAddress", t."recipientWalletAddress", t.size, t."createdAt",
-                  t."createdAtHeight", t."transactionHash", a.symbol,
-                  s.address AS "senderAddress", s."subaccountNumber" AS "senderNumber",
-                  r.address AS "recipientAddress", r."subaccountNumber" AS "recipientNumber"
-           FROM transfers t
-           JOIN assets a ON a.id = t."assetId"
-           LEFT JOIN subaccounts s ON s.id = t."senderSubaccountId"
-           LEFT JOIN subaccounts r ON r.id = t."recipientSubaccountId""#,
-    );
+    let mut query = QueryBuilder::new(TRANSFER_SELECT);
     pair(&mut query);
     if let Some(height) = filter.created_before_or_at_height {
         query
