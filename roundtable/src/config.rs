@@ -38,7 +38,8 @@
 //! | `MAX_COMPLIANCE_DATA_QUERY_PER_LOOP` / `COMPLIANCE_PROVIDER_QUERY_BATCH_SIZE` / `COMPLIANCE_PROVIDER_QUERY_DELAY_MS` | 100 / 15 / 1000 |
 //! | `CLOSE_ONLY_TO_BLOCKED_DAYS` | 7 |
 //! | `TIME_WINDOW_FOR_REFRESH_VAULT_PNL_MS` | 900000 |
-//! | `FUNDING_PAYMENTS_MAX_HEIGHTS_PER_RUN` (ours) | 1000 |
+//! | `FUNDING_PAYMENTS_MAX_HEIGHTS_PER_RUN` (ours; also bounds update_pnl) | 1000 |
+//! | `SUBACCOUNT_USERNAME_BATCH_SIZE` / `SUBACCOUNT_USERNAME_SUFFIX_RANDOM_DIGITS` / `ATTEMPT_PER_SUBACCOUNT` | 2000 / 3 / 3 |
 
 use std::time::Duration;
 
@@ -123,6 +124,9 @@ pub struct RoundtableSettings {
     pub close_only_to_blocked: Duration,
     pub vault_pnl_refresh_window: Duration,
     pub funding_payments_max_heights_per_run: usize,
+    pub username_batch_size: i64,
+    pub username_suffix_len: usize,
+    pub username_attempts: u32,
 }
 
 impl RoundtableSettings {
@@ -190,6 +194,9 @@ impl RoundtableSettings {
                 .millis("TIME_WINDOW_FOR_REFRESH_VAULT_PNL_MS", 900_000)?,
             funding_payments_max_heights_per_run: env
                 .get("FUNDING_PAYMENTS_MAX_HEIGHTS_PER_RUN", 1_000)?,
+            username_batch_size: env.get("SUBACCOUNT_USERNAME_BATCH_SIZE", 2_000)?,
+            username_suffix_len: env.get("SUBACCOUNT_USERNAME_SUFFIX_RANDOM_DIGITS", 3)?,
+            username_attempts: env.get("ATTEMPT_PER_SUBACCOUNT", 3)?,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod pnl_instrumentation;
 pub mod refresh_vault_pnl;
 pub mod remove_expired_orders;
 pub mod remove_old_order_updates;
+pub mod subaccount_username_generator;
 pub mod track_lag;
 pub mod uncross_orderbook;
 pub mod update_compliance_data;
@@ -123,6 +124,16 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
             d,
             s.funding_payments_max_heights_per_run,
         )),
+        catalogue::SUBACCOUNT_USERNAME_GENERATOR => Arc::new(
+            subaccount_username_generator::SubaccountUsernameGenerator::new(
+                d,
+                subaccount_username_generator::UsernameSettings {
+                    batch_size: s.username_batch_size,
+                    suffix_len: s.username_suffix_len,
+                    attempts: s.username_attempts,
+                },
+            ),
+        ),
         _ => return None,
     };
     Some(job)

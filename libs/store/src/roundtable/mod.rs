@@ -13,5 +13,6 @@ pub mod orders;
 pub mod pnl;
 pub mod pnl_ticks;
 pub mod trading_rewards;
+pub mod usernames;
 pub mod vault_pnl;
 pub mod watermarks;
