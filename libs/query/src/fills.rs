@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::json::{IntString, IsoTime, Numeric};
 use crate::markets::MarketsSnapshot;
 use crate::page::{Paged, Pagination};
+use crate::sql::{push_any_of, push_none_of};
 use crate::QueryError;
 
 /// `FillResponseObject`.
@@ -119,18 +120,8 @@ fn push_filters(query: &mut QueryBuilder<'_, Postgres>, ids: &[Uuid], filter: &F
             .push(r#" AND "clobPairId" = "#)
             .push_bind(clob_pair_id);
     }
-    if !filter.include_types.is_empty() {
-        query
-            .push(" AND type = ANY(")
-            .push_bind(filter.include_types.clone())
-            .push(")");
-    }
-    if !filter.exclude_types.is_empty() {
-        query
-            .push(" AND type <> ALL(")
-            .push_bind(filter.exclude_types.clone())
-            .push(")");
-    }
+    push_any_of(query, "type", &filter.include_types);
+    push_none_of(query, "type", &filter.exclude_types);
     if let Some(height) = filter.created_before_or_at_height {
         query
             .push(r#" AND "createdAtHeight" <= "#)

@@ -43,6 +43,7 @@ pub mod pnl;
 pub mod rewards;
 pub mod social;
 pub mod sparklines;
+mod sql;
 pub mod subaccounts;
 pub mod trade_history;
 pub mod trades;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::json::{IntString, IsoTime, Numeric};
 use crate::markets::MarketsSnapshot;
+use crate::sql::{push_any_of, push_none_of};
 use crate::subaccounts::SubaccountSelector;
 use crate::QueryError;
 
@@ -308,24 +309,9 @@ async fn postgres_orders(
     if let Some(order_type) = &filter.order_type {
         query.push(" AND type = ").push_bind(order_type.clone());
     }
-    if !filter.include_types.is_empty() {
-        query
-            .push(" AND type = ANY(")
-            .push_bind(filter.include_types.clone())
-            .push(")");
-    }
-    if !filter.exclude_types.is_empty() {
-        query
-            .push(" AND type <> ALL(")
-            .push_bind(filter.exclude_types.clone())
-            .push(")");
-    }
-    if !filter.statuses.is_empty() {
-        query
-            .push(" AND status = ANY(")
-            .push_bind(filter.statuses.clone())
-            .push(")");
-    }
+    push_any_of(&mut query, "type", &filter.include_types);
+    push_none_of(&mut query, "type", &filter.exclude_types);
+    push_any_of(&mut query, "status", &filter.statuses);
     if let Some(max) = filter.good_til_block_before_or_at {
         query.push(r#" AND "goodTilBlock" <= "#).push_bind(max);
     }

@@ -1,0 +1,27 @@
+//! Filter clauses several list queries add to their `QueryBuilder`.
+
+use sqlx::{Postgres, QueryBuilder};
+
+/// ` AND {column} = ANY(values)`; an empty list means "no filter", so nothing is added.
+pub(crate) fn push_any_of(query: &mut QueryBuilder<'_, Postgres>, column: &str, values: &[String]) {
+    if !values.is_empty() {
+        query
+            .push(format!(" AND {column} = ANY("))
+            .push_bind(values.to_vec())
+            .push(")");
+    }
+}
+
+/// ` AND {column} <> ALL(values)`; an empty list means "no filter", so nothing is added.
+pub(crate) fn push_none_of(
+    query: &mut QueryBuilder<'_, Postgres>,
+    column: &str,
+    values: &[String],
+) {
+    if !values.is_empty() {
+        query
+            .push(format!(" AND {column} <> ALL("))
+            .push_bind(values.to_vec())
+            .push(")");
+    }
+}
