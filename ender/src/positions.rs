@@ -213,8 +213,9 @@ mod tests {
 
     const SUB: Uuid = Uuid::from_u128(1);
 
-    fn rows(outcome: UpdateOutcome) -> Vec<Position> {
-        match outcome {
+    /// The rows one update of SUB's position in perpetual 0 produces (it must produce rows).
+    fn update(prior: Option<&Position>, size: &str, funding: &str, at: EventAt) -> Vec<Position> {
+        match apply_position_update(prior, SUB, 0, &d(size), &d(funding), at) {
             UpdateOutcome::Rows(rows) => rows,
             other => panic!("expected rows, got {other:?}"),
         }
@@ -222,14 +223,7 @@ mod tests {
 
     #[test]
     fn open_creates_an_open_row_with_the_spec_id_and_funding() {
-        let r = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("-0.1"),
-            &d("1.5"),
-            at(0),
-        ));
+        let r = update(None, "-0.1", "1.5", at(0));
         assert_eq!(r.len(), 1);
         let p = &r[0];
         assert_eq!(p.side, PositionSide::Short);
@@ -245,24 +239,8 @@ mod tests {
 
     #[test]
     fn increase_and_decrease_keep_the_row_and_track_signed_max() {
-        let open = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("0.1"),
-            &d("0"),
-            at(0),
-        ))
-        .remove(0);
-        let up = rows(apply_position_update(
-            Some(&open),
-            SUB,
-            0,
-            &d("0.3"),
-            &d("-0.25"),
-            at(1),
-        ))
-        .remove(0);
+        let open = update(None, "0.1", "0", at(0)).remove(0);
+        let up = update(Some(&open), "0.3", "-0.25", at(1)).remove(0);
         assert_eq!(up.id, open.id);
         assert_eq!(
             (up.size.to_string(), up.max_size.to_string()),
@@ -270,60 +248,21 @@ mod tests {
         );
         assert_eq!(up.settled_funding.to_string(), "-0.25");
         assert_eq!(up.last_event_id, at(1).id);
-        let down = rows(apply_position_update(
-            Some(&up),
-            SUB,
-            0,
-            &d("0.2"),
-            &d("0"),
-            at(2),
-        ))
-        .remove(0);
+        let down = update(Some(&up), "0.2", "0", at(2)).remove(0);
         assert_eq!(
             (down.size.to_string(), down.max_size.to_string()),
             ("0.2".into(), "0.3".into())
         );
         // Shorts keep the least negative value (quirk Q4).
-        let short = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("-0.1"),
-            &d("0"),
-            at(3),
-        ))
-        .remove(0);
-        let bigger = rows(apply_position_update(
-            Some(&short),
-            SUB,
-            0,
-            &d("-0.5"),
-            &d("0"),
-            at(4),
-        ))
-        .remove(0);
+        let short = update(None, "-0.1", "0", at(3)).remove(0);
+        let bigger = update(Some(&short), "-0.5", "0", at(4)).remove(0);
         assert_eq!(bigger.max_size.to_string(), "-0.1");
     }
 
     #[test]
     fn close_sets_closed_fields_and_zero_size() {
-        let open = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("0.1"),
-            &d("0"),
-            at(0),
-        ))
-        .remove(0);
-        let r = rows(apply_position_update(
-            Some(&open),
-            SUB,
-            0,
-            &d("0"),
-            &d("-1.5"),
-            at(5),
-        ));
+        let open = update(None, "0.1", "0", at(0)).remove(0);
+        let r = update(Some(&open), "0", "-1.5", at(5));
         assert_eq!(r.len(), 1);
         let c = &r[0];
         assert_eq!(c.status, PerpetualPositionStatus::Closed);
@@ -335,23 +274,8 @@ mod tests {
 
     #[test]
     fn flip_closes_the_old_row_and_opens_a_new_one_with_zero_funding() {
-        let short = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("-0.1"),
-            &d("0"),
-            at(0),
-        ))
-        .remove(0);
-        let r = rows(apply_position_update(
-            Some(&short),
-            SUB,
-            0,
-            &d("0.05"),
-            &d("-1.5"),
-            at(6),
-        ));
+        let short = update(None, "-0.1", "0", at(0)).remove(0);
+        let r = update(Some(&short), "0.05", "-1.5", at(6));
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].id, short.id);
         assert_eq!(r[0].status, PerpetualPositionStatus::Closed);
@@ -372,15 +296,7 @@ mod tests {
 
     #[test]
     fn fill_aggregates_average_entry_and_exit() {
-        let mut p = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("0.3"),
-            &d("0"),
-            at(0),
-        ))
-        .remove(0);
+        let mut p = update(None, "0.3", "0", at(0)).remove(0);
         apply_fill_aggregate(&mut p, OrderSide::Buy, &d("0.1"), &d("50000")).unwrap();
         apply_fill_aggregate(&mut p, OrderSide::Buy, &d("0.2"), &d("51000")).unwrap();
         assert_eq!(p.sum_open.to_string(), "0.3");
@@ -426,15 +342,7 @@ mod tests {
 
     #[test]
     fn snapshot_uses_sum_open_minus_sum_close_and_hides_zero_entry() {
-        let mut p = rows(apply_position_update(
-            None,
-            SUB,
-            0,
-            &d("0.1"),
-            &d("0"),
-            at(0),
-        ))
-        .remove(0);
+        let mut p = update(None, "0.1", "0", at(0)).remove(0);
         let s = snapshot(Some(&p));
         assert_eq!(
             (s.size.to_string(), s.entry_price, s.side),
