@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::json::{IntString, IsoTime, Numeric};
 use crate::markets::MarketsSnapshot;
 use crate::page::{Paged, Pagination};
-use crate::sql::{push_any_of, push_none_of};
+use crate::sql::{push_any_of, push_created_before_or_at, push_none_of};
 use crate::QueryError;
 
 /// `FillResponseObject`.
@@ -122,14 +122,11 @@ fn push_filters(query: &mut QueryBuilder<'_, Postgres>, ids: &[Uuid], filter: &F
     }
     push_any_of(query, "type", &filter.include_types);
     push_none_of(query, "type", &filter.exclude_types);
-    if let Some(height) = filter.created_before_or_at_height {
-        query
-            .push(r#" AND "createdAtHeight" <= "#)
-            .push_bind(height);
-    }
-    if let Some(time) = filter.created_before_or_at {
-        query.push(r#" AND "createdAt" <= "#).push_bind(time);
-    }
+    push_created_before_or_at(
+        query,
+        filter.created_before_or_at_height,
+        filter.created_before_or_at,
+    );
 }
 
 /// Fills of the subaccounts in `numbers` (id → subaccount number). Newest first without a page;

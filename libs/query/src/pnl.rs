@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::json::{IntString, IsoTime, Numeric};
 use crate::page::{Paged, Pagination};
+use crate::sql::push_created_before_or_at;
 use crate::subaccounts::SubaccountSelector;
 use crate::QueryError;
 
@@ -125,14 +126,11 @@ response_from_paged!(PnlResponse, pnl, Pnl);
 fn push_pnl_rows(query: &mut QueryBuilder<'_, Postgres>, ids: &[Uuid], filter: &PnlFilter) {
     query.push(r#"SELECT * FROM pnl WHERE "subaccountId" = ANY("#);
     query.push_bind(ids.to_vec()).push(")");
-    if let Some(height) = filter.created_before_or_at_height {
-        query
-            .push(r#" AND "createdAtHeight" <= "#)
-            .push_bind(height);
-    }
-    if let Some(time) = filter.created_before_or_at {
-        query.push(r#" AND "createdAt" <= "#).push_bind(time);
-    }
+    push_created_before_or_at(
+        query,
+        filter.created_before_or_at_height,
+        filter.created_before_or_at,
+    );
     if let Some(height) = filter.created_on_or_after_height {
         query
             .push(r#" AND "createdAtHeight" >= "#)

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::funding::{funding_index_maps, unsettled_funding, FundingIndexMap};
 use crate::json::{IntString, IsoTime, Numeric, OrderedMap};
 use crate::markets::MarketsSnapshot;
+use crate::sql::push_created_before_or_at;
 use crate::QueryError;
 
 /// Symbol and asset id of the quote asset, whose balance absorbs unsettled funding.
@@ -711,14 +712,11 @@ pub async fn perpetual_positions(
             .push_bind(&filter.statuses)
             .push(")");
     }
-    if let Some(height) = filter.created_before_or_at_height {
-        query
-            .push(r#" AND "createdAtHeight" <= "#)
-            .push_bind(height);
-    }
-    if let Some(time) = filter.created_before_or_at {
-        query.push(r#" AND "createdAt" <= "#).push_bind(time);
-    }
+    push_created_before_or_at(
+        &mut query,
+        filter.created_before_or_at_height,
+        filter.created_before_or_at,
+    );
     query.push(r#" ORDER BY "subaccountId" ASC, "openEventId" DESC LIMIT "#);
     query.push_bind(i64::from(filter.limit));
     let positions: Vec<PositionRow> = query.build_query_as().fetch_all(&mut *tx).await?;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::json::{IntString, IsoTime, Numeric};
 use crate::page::{Paged, Pagination};
+use crate::sql::push_created_before_or_at;
 use crate::QueryError;
 
 /// `TradeResponseObject`.
@@ -89,14 +90,11 @@ fn trade_type_of(fill_type: &str) -> String {
 fn push_filters(query: &mut QueryBuilder<'_, Postgres>, filter: &TradesFilter) {
     query.push(r#" WHERE liquidity = 'TAKER' AND "clobPairId" = "#);
     query.push_bind(filter.clob_pair_id);
-    if let Some(height) = filter.created_before_or_at_height {
-        query
-            .push(r#" AND "createdAtHeight" <= "#)
-            .push_bind(height);
-    }
-    if let Some(time) = filter.created_before_or_at {
-        query.push(r#" AND "createdAt" <= "#).push_bind(time);
-    }
+    push_created_before_or_at(
+        query,
+        filter.created_before_or_at_height,
+        filter.created_before_or_at,
+    );
 }
 
 /// Newest first without a page; oldest first (event id ascending) with a page, plus the
