@@ -83,13 +83,14 @@ locals {
       drain_during_migration             = true
       capacity_provider                  = "FARGATE"
     }
-    # Periodic jobs; overlapping runs are prevented by Redis locks, so any count is safe.
+    # Periodic jobs; overlapping runs are prevented by Redis locks, so any count is safe. Pool of 4:
+    # two regular jobs and one backfill run at once (MAX_CONCURRENT_*), each may hold a connection.
     roundtable = {
       binary                             = "roundtable"
       admin_port                         = 9003
       public                             = null
       needs                              = ["postgres", "redis", "kafka"]
-      environment                        = { PG_POOL_MIN = "1", PG_POOL_MAX = "2" }
+      environment                        = { PG_POOL_MIN = "1", PG_POOL_MAX = "4" }
       cpu                                = 1024
       memory                             = 2048
       desired_count                      = 1
