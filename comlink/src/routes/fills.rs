@@ -36,7 +36,7 @@ struct Params {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
-    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, |v| params(v))?;
+    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, params)?;
     respond(&ctx, selector, params).await
 }
 
@@ -53,7 +53,7 @@ pub async fn get_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_fills(ctx: Ctx) -> ApiResult<Json<FillsResponse>> {
-    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, |v| params(v))?;
+    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, params)?;
     respond(&ctx, selector, params).await
 }
 

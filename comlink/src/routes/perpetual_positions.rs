@@ -28,7 +28,7 @@ const MSG_STATUS: &str = "status must be a valid Position Status (OPEN, etc)";
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_perpetual_positions(ctx: Ctx) -> ApiResult<Json<PerpetualPositionsResponse>> {
-    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, |v| filter(v))?;
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, filter)?;
     respond(&ctx, selector, filter).await
 }
 
@@ -48,7 +48,7 @@ pub async fn get_perpetual_positions(ctx: Ctx) -> ApiResult<Json<PerpetualPositi
 pub async fn get_parent_perpetual_positions(
     ctx: Ctx,
 ) -> ApiResult<Json<PerpetualPositionsResponse>> {
-    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| filter(v))?;
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, filter)?;
     respond(&ctx, selector, filter).await
 }
 

@@ -31,7 +31,7 @@ struct Params {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>> {
-    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, |v| params(v))?;
+    let (selector, params) = account_request(&ctx, AccountScope::Subaccount, params)?;
     respond(&ctx, selector, params).await
 }
 
@@ -48,7 +48,7 @@ pub async fn get_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_trade_history(ctx: Ctx) -> ApiResult<Json<TradeHistoryResponse>> {
-    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, |v| params(v))?;
+    let (selector, params) = account_request(&ctx, AccountScope::ParentSubaccount, params)?;
     respond(&ctx, selector, params).await
 }
 

@@ -28,7 +28,7 @@ use crate::routes::{account_request, validated, AccountScope};
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
-    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, |v| filter(v))?;
+    let (selector, filter) = account_request(&ctx, AccountScope::Subaccount, filter)?;
     respond(&ctx, selector, filter).await
 }
 
@@ -45,7 +45,7 @@ pub async fn get_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn get_parent_transfers(ctx: Ctx) -> ApiResult<Json<TransfersResponse>> {
-    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, |v| filter(v))?;
+    let (selector, filter) = account_request(&ctx, AccountScope::ParentSubaccount, filter)?;
     respond(&ctx, selector, filter).await
 }
 
