@@ -14,6 +14,10 @@ cargo build --bins -q
 BIN="$ROOT/target/debug"
 export NODE_ENV="${NODE_ENV:-development}"
 export DB_NAME="${DB_NAME:-indexer}"
+# tansu holds a new consumer group's first join for about half the session timeout; 10 s keeps
+# start-up quick locally (production keeps the 60 s default).
+export KAFKA_SESSION_TIMEOUT_MS="${KAFKA_SESSION_TIMEOUT_MS:-10000}"
+export KAFKA_HEARTBEAT_INTERVAL_MS="${KAFKA_HEARTBEAT_INTERVAL_MS:-3000}"
 "$BIN/bazooka" migrate
 "$BIN/bazooka" create-topics
 
