@@ -119,10 +119,11 @@ impl MarketSpec {
     }
 
     /// The order price, in subticks, equal to an oracle price
-    /// (subticks = price × 10^(exponent − qce + quote resolution − atomic resolution)).
+    /// (human price = subticks × 10^(qce + quote resolution − atomic resolution), ingest.md
+    /// §3.10, so subticks = price × 10^(exponent − qce − quote resolution + atomic resolution)).
     pub fn subticks_at(&self, price_with_exponent: u64) -> u64 {
-        let shift = self.exponent - self.quantum_conversion_exponent + QUOTE_ATOMIC_RESOLUTION
-            - self.atomic_resolution;
+        let shift = self.exponent - self.quantum_conversion_exponent - QUOTE_ATOMIC_RESOLUTION
+            + self.atomic_resolution;
         let scale = 10u64.pow(shift.unsigned_abs());
         if shift >= 0 {
             price_with_exponent * scale

@@ -197,7 +197,26 @@ fn fill_prices_track_the_oracle_price_in_subticks() {
             assert_eq!(maker.subticks % u64::from(spec.subticks_per_tick), 0);
         }
     }
-    // BTC at $50,000: 5e9 × 10^(-5 + 9 - 6 + 10) subticks.
+    // BTC at $50,000 (oracle 5e9 × 10^-5) is 5e9 subticks, the spec's worked example
+    // (ingest.md §3.10: price = subticks × 10^(-9 - 6 + 10)).
     let btc = &chain.config().markets[0];
-    assert_eq!(btc.subticks_at(5_000_000_000), 500_000_000_000_000_000);
+    assert_eq!(btc.subticks_at(5_000_000_000), 5_000_000_000);
+    // Every market: the subticks render back to the oracle's human price.
+    for spec in &chain.config().markets {
+        let params = indexer_domain::MarketParams {
+            atomic_resolution: spec.atomic_resolution,
+            quantum_conversion_exponent: spec.quantum_conversion_exponent,
+            subticks_per_tick: spec.subticks_per_tick,
+            step_base_quantums: spec.step_base_quantums,
+        };
+        let human = indexer_domain::Decimal::from_scaled(spec.initial_price, spec.exponent.into());
+        assert_eq!(
+            params
+                .price(spec.subticks_at(spec.initial_price))
+                .to_string(),
+            human.trim().to_string(),
+            "{}",
+            spec.ticker
+        );
+    }
 }
