@@ -83,6 +83,17 @@ pub struct ProcessedBatch {
     pub decisions: Vec<Option<Decision>>,
 }
 
+/// A batch whose Redis script has run: each message's plan and script outcome.
+#[derive(Debug)]
+pub struct AppliedBatch {
+    planned: Vec<Result<Command, Rejection>>,
+    outcomes: Vec<Option<OpOutcome>>,
+    height: Option<i64>,
+    /// The stream epoch the script's seqs belong to.
+    epoch: String,
+    epoch_candidate: String,
+}
+
 /// Tunables of the processor.
 #[derive(Debug, Clone)]
 pub struct ProcessorSettings {
@@ -145,6 +156,15 @@ impl Processor {
     /// Processes `batch` in order. On error nothing is published; the caller retries the batch
     /// (re-applying is safe, see README "Replays").
     pub async fn process(&self, batch: &[Inbound]) -> Result<ProcessedBatch, ProcessError> {
+        let applied = self.apply(batch).await?;
+        self.finish(batch, &applied).await
+    }
+
+    /// The Redis half of a batch: plans every message (pure) and applies all their operations in
+    /// one atomic script call. The service pipelines this call for the next batch with
+    /// [`Processor::finish`] of the current one; once it succeeded, retrying the batch means
+    /// retrying only `finish`, never re-applying it after a later batch.
+    pub async fn apply(&self, batch: &[Inbound]) -> Result<AppliedBatch, ProcessError> {
         let markets = self.context.markets();
         let height = self.context.latest_height();
         let planned: Vec<Result<Command, Rejection>> = batch
@@ -160,18 +180,40 @@ impl Processor {
         let epoch_candidate = Uuid::new_v4().to_string();
         let applied = apply_order_ops(&self.cache, &ops, now_ms, &epoch_candidate).await?;
         let mut outcomes = applied.outcomes.into_iter();
-        let outcome_of: Vec<Option<OpOutcome>> = planned
+        let outcomes: Vec<Option<OpOutcome>> = planned
             .iter()
             .map(|p| match p {
                 Ok(c) if c.op().is_some() => outcomes.next(),
                 _ => None,
             })
             .collect();
+        Ok(AppliedBatch {
+            planned,
+            outcomes,
+            height,
+            epoch: applied.epoch,
+            epoch_candidate,
+        })
+    }
 
-        let rows = self.load_rows(&planned, &outcome_of).await?;
+    /// The rest of a batch after its script ran: Postgres, decisions, subaccount seqs, the
+    /// messages to publish. Safe to retry with the same `applied`.
+    pub async fn finish(
+        &self,
+        batch: &[Inbound],
+        applied: &AppliedBatch,
+    ) -> Result<ProcessedBatch, ProcessError> {
+        let AppliedBatch {
+            planned,
+            outcomes,
+            height,
+            epoch,
+            epoch_candidate,
+        } = applied;
+        let rows = self.load_rows(planned, outcomes).await?;
         let mut result = ProcessedBatch::default();
         let mut subaccount_drafts = Vec::new();
-        for ((inbound, plan), outcome) in batch.iter().zip(&planned).zip(&outcome_of) {
+        for ((inbound, plan), outcome) in batch.iter().zip(planned).zip(outcomes) {
             let headers = augmented_headers(inbound, plan.as_ref().ok());
             match plan {
                 Err(rejection) => {
@@ -187,7 +229,7 @@ impl Processor {
                         command,
                         outcome.as_ref(),
                         &rows,
-                        height,
+                        *height,
                         &self.settings.decide,
                     );
                     metrics::decided(command.kind(), &decision);
@@ -196,14 +238,14 @@ impl Processor {
                         &mut subaccount_drafts,
                         inbound,
                         &headers,
-                        &applied.epoch,
+                        epoch,
                         &decision,
                     );
                     result.decisions.push(Some(decision));
                 }
             }
         }
-        self.number_subaccount_messages(&mut result, subaccount_drafts, &epoch_candidate)
+        self.number_subaccount_messages(&mut result, subaccount_drafts, epoch_candidate)
             .await?;
         Ok(result)
     }

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::config::VulcanSettings;
 use crate::markets::{Context, Markets};
 use crate::metrics;
-use crate::pipeline::{Inbound, ProcessedBatch, Processor};
+use crate::pipeline::{AppliedBatch, Inbound, ProcessedBatch, Processor};
 
 /// Consumer group of every vulcan instance (instances share the partitions).
 pub const GROUP: &str = "vulcan";
@@ -214,34 +214,47 @@ pub struct Done {
     pub received: Vec<Instant>,
 }
 
-/// Forms batches of whatever is waiting and applies them, retrying a failed batch until it
-/// succeeds (re-applying a batch is safe: see README "Replays").
+/// Forms batches of whatever is waiting and applies them, pipelined: as soon as batch k's script
+/// has run, batch k+1's script is sent (if messages are waiting) while batch k is finished
+/// (Postgres, decisions, subaccount seqs, messages), so Redis and this process work at the same
+/// time. Scripts still run strictly in Kafka order, and a failed step is retried alone until it
+/// succeeds: a failed script is re-sent (safe, see README "Replays") before any later batch's;
+/// a failed finish is retried without re-applying its script.
 pub async fn process(
     processor: Processor,
     mut rx: mpsc::Receiver<Inbound>,
     tx: mpsc::Sender<Done>,
     batch_size: usize,
 ) -> anyhow::Result<()> {
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut in_flight: Option<tokio::task::JoinHandle<Applying>> = None;
     loop {
-        batch.clear();
-        let Some(first) = rx.recv().await else {
-            return Ok(());
-        };
-        batch.push(first);
-        while batch.len() < batch_size {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        let current = match in_flight.take() {
+            Some(handle) => handle.await?,
+            None => {
+                let Some(first) = rx.recv().await else {
+                    return Ok(());
+                };
+                let mut batch = vec![first];
+                take_waiting(&mut rx, &mut batch, batch_size);
+                apply_until_done(processor.clone(), batch).await
             }
+        };
+        let mut next = Vec::new();
+        take_waiting(&mut rx, &mut next, batch_size);
+        if !next.is_empty() {
+            in_flight = Some(tokio::spawn(apply_until_done(processor.clone(), next)));
         }
-        let started = Instant::now();
+        let Applying {
+            batch,
+            applied,
+            started,
+        } = current;
         let result = loop {
-            match processor.process(&batch).await {
+            match processor.finish(&batch, &applied).await {
                 Ok(result) => break result,
                 Err(error) => {
-                    tracing::error!(%error, size = batch.len(), "processing a batch failed; retrying it");
-                    metrics::retry("process");
+                    tracing::error!(%error, size = batch.len(), "finishing a batch failed; retrying it");
+                    metrics::retry("finish");
                     tokio::time::sleep(RETRY_BACKOFF).await;
                 }
             }
@@ -257,6 +270,44 @@ pub async fn process(
         };
         if tx.send(done).await.is_err() {
             return Ok(());
+        }
+    }
+}
+
+/// Moves messages already waiting into `batch`, up to `batch_size` (never waits: under load
+/// batches grow to the limit by themselves, when idle each message goes alone).
+fn take_waiting(rx: &mut mpsc::Receiver<Inbound>, batch: &mut Vec<Inbound>, batch_size: usize) {
+    while batch.len() < batch_size {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+}
+
+/// A batch whose script has run.
+struct Applying {
+    batch: Vec<Inbound>,
+    applied: AppliedBatch,
+    started: Instant,
+}
+
+async fn apply_until_done(processor: Processor, batch: Vec<Inbound>) -> Applying {
+    let started = Instant::now();
+    loop {
+        match processor.apply(&batch).await {
+            Ok(applied) => {
+                return Applying {
+                    batch,
+                    applied,
+                    started,
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, size = batch.len(), "applying a batch to Redis failed; retrying it");
+                metrics::retry("apply");
+                tokio::time::sleep(RETRY_BACKOFF).await;
+            }
         }
     }
 }

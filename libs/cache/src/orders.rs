@@ -10,7 +10,7 @@
 use redis::Value;
 
 use crate::keys::{BookSide, Keys};
-use crate::script_value::{array, bytes, flag, int, string, ScriptReplyError};
+use crate::script_value::{array, bytes, string, ScriptReplyError};
 use crate::scripts;
 use crate::{Cache, CacheError};
 
@@ -348,6 +348,9 @@ fn add_remove(
         .key(keys.order_book_facts(&r.order_uuid));
 }
 
+/// Reads the flat reply of `apply.lua`: the epoch, then one space-separated record per operation
+/// (a replace has two: the removal's, then the placement's), each followed by one raw element
+/// when the record announces it (see `emit` in common.lua).
 fn parse_batch(reply: Value, ops: &[OrderOp]) -> Result<AppliedBatch, ScriptReplyError> {
     let mut items = array(reply)?.into_iter();
     let epoch = string(
@@ -355,144 +358,157 @@ fn parse_batch(reply: Value, ops: &[OrderOp]) -> Result<AppliedBatch, ScriptRepl
             .next()
             .ok_or(ScriptReplyError::Shape("missing epoch"))?,
     )?;
-    let outcomes = items.map(parse_outcome).collect::<Result<Vec<_>, _>>()?;
-    if outcomes.len() != ops.len() {
-        return Err(ScriptReplyError::Shape("one outcome per operation"));
+    let mut reader = Records(items);
+    let outcomes = ops
+        .iter()
+        .map(|op| match op {
+            OrderOp::Place(_) => Ok(OpOutcome::Place(reader.place()?)),
+            OrderOp::Update(_) => Ok(OpOutcome::Update(reader.update()?)),
+            OrderOp::Remove(_) => Ok(OpOutcome::Remove(reader.remove()?)),
+            OrderOp::Replace { .. } => Ok(OpOutcome::Replace {
+                removed: reader.remove()?,
+                placed: reader.place()?,
+            }),
+        })
+        .collect::<Result<Vec<_>, ScriptReplyError>>()?;
+    if reader.0.next().is_some() {
+        return Err(ScriptReplyError::Shape("more records than operations"));
     }
     Ok(AppliedBatch { epoch, outcomes })
 }
 
-fn parse_outcome(value: Value) -> Result<OpOutcome, ScriptReplyError> {
-    let fields = array(value)?;
-    let kind = fields
-        .first()
-        .cloned()
-        .map(string)
-        .transpose()?
-        .unwrap_or_default();
-    match kind.as_str() {
-        "P" => Ok(OpOutcome::Place(parse_place(fields)?)),
-        "U" => Ok(OpOutcome::Update(parse_update(fields)?)),
-        "R" => Ok(OpOutcome::Remove(parse_remove(fields)?)),
-        "X" => {
-            let mut parts = fields.into_iter().skip(1);
-            let removed = parse_remove(array(
-                parts.next().ok_or(ScriptReplyError::Shape("replace"))?,
-            )?)?;
-            let placed = parse_place(array(
-                parts.next().ok_or(ScriptReplyError::Shape("replace"))?,
-            )?)?;
-            Ok(OpOutcome::Replace { removed, placed })
+/// The records of a batch reply, read in operation order.
+struct Records(std::vec::IntoIter<Value>);
+
+impl Records {
+    /// The next record, checked to be of `kind`, split into its fields (kind excluded).
+    fn record(&mut self, kind: &'static str) -> Result<Fields, ScriptReplyError> {
+        let text = string(
+            self.0
+                .next()
+                .ok_or(ScriptReplyError::Shape("fewer records than operations"))?,
+        )?;
+        let mut parts = text.split(' ');
+        if parts.next() != Some(kind) {
+            return Err(ScriptReplyError::Shape("record of another operation kind"));
         }
-        _ => Err(ScriptReplyError::Shape("unknown outcome kind")),
+        Ok(Fields(
+            parts
+                .map(|p| {
+                    if p == "-" {
+                        String::new()
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    fn raw(&mut self) -> Result<Vec<u8>, ScriptReplyError> {
+        bytes(
+            self.0
+                .next()
+                .ok_or(ScriptReplyError::Shape("missing raw element"))?,
+        )
+    }
+
+    fn place(&mut self) -> Result<PlaceOutcome, ScriptReplyError> {
+        let f = self.record("P")?;
+        let cached_update = if f.flag(4)? { Some(self.raw()?) } else { None };
+        Ok(PlaceOutcome {
+            placed: f.flag(0)?,
+            replaced: f.flag(1)?,
+            old_total_filled: f.u64(2)?,
+            old_resting: f.resting(3),
+            cached_update,
+        })
+    }
+
+    fn update(&mut self) -> Result<UpdateOutcome, ScriptReplyError> {
+        let f = self.record("U")?;
+        let (zero_delta, immediate) = match f.str(0) {
+            "missing" => return Ok(UpdateOutcome::Missing),
+            "cached" => return Ok(UpdateOutcome::Cached),
+            "zero_delta" => (true, false),
+            "immediate" => (false, true),
+            "changed" => (false, false),
+            _ => return Err(ScriptReplyError::Shape("unknown update outcome")),
+        };
+        let level = if f.str(0) == "changed" {
+            Some(f.level(3, 9)?)
+        } else {
+            None
+        };
+        Ok(UpdateOutcome::Applied {
+            old_total_filled: f.u64(1)?,
+            old_resting: f.resting(2),
+            level,
+            zero_delta,
+            immediate,
+            new_exceeds_size: f.flag(7)?,
+            old_exceeds_size: f.flag(8)?,
+        })
+    }
+
+    fn remove(&mut self) -> Result<RemoveOutcome, ScriptReplyError> {
+        let f = self.record("R")?;
+        match f.str(0) {
+            "missing" => return Ok(RemoveOutcome::Missing),
+            "not_expired" => return Ok(RemoveOutcome::NotExpired),
+            "removed" => {}
+            _ => return Err(ScriptReplyError::Shape("unknown remove outcome")),
+        }
+        let state_filled = f.str(3);
+        let level = if f.flag(4)? {
+            Some(f.level(5, 10)?)
+        } else {
+            None
+        };
+        Ok(RemoveOutcome::Removed {
+            total_filled: f.u64(1)?,
+            resting: f.resting(2),
+            state_filled: (!state_filled.is_empty()).then(|| state_filled.to_string()),
+            redis_order: self.raw()?,
+            level,
+            filled_exceeds_size: f.flag(9)?,
+        })
     }
 }
 
-/// Reads the reply fields of one operation by position.
-struct Fields(Vec<Value>);
+/// The fields of one record by position ('-' already read as empty).
+struct Fields(Vec<String>);
 
 impl Fields {
-    fn take(&mut self, i: usize) -> Value {
-        self.0
-            .get_mut(i)
-            .map(|v| std::mem::replace(v, Value::Nil))
-            .unwrap_or(Value::Nil)
+    fn str(&self, i: usize) -> &str {
+        self.0.get(i).map(String::as_str).unwrap_or_default()
     }
-    fn str(&mut self, i: usize) -> Result<String, ScriptReplyError> {
-        string(self.take(i))
+    fn u64(&self, i: usize) -> Result<u64, ScriptReplyError> {
+        let text = self.str(i);
+        text.parse()
+            .map_err(|_| ScriptReplyError::Number(text.to_string()))
     }
-    fn u64(&mut self, i: usize) -> Result<u64, ScriptReplyError> {
-        let text = self.str(i)?;
-        text.parse().map_err(|_| ScriptReplyError::Number(text))
+    fn flag(&self, i: usize) -> Result<bool, ScriptReplyError> {
+        Ok(self.u64(i)? != 0)
     }
-    fn flag(&mut self, i: usize) -> Result<bool, ScriptReplyError> {
-        flag(self.take(i))
+    fn resting(&self, i: usize) -> bool {
+        self.str(i) != "false"
     }
-    fn resting(&mut self, i: usize) -> Result<bool, ScriptReplyError> {
-        Ok(self.str(i)? != "false")
-    }
-    fn side(&mut self, i: usize) -> Result<BookSide, ScriptReplyError> {
-        match int(self.take(i))? {
-            1 => Ok(BookSide::Buy),
-            2 => Ok(BookSide::Sell),
+    fn side(&self, i: usize) -> Result<BookSide, ScriptReplyError> {
+        match self.str(i) {
+            "1" => Ok(BookSide::Buy),
+            "2" => Ok(BookSide::Sell),
             other => Err(ScriptReplyError::Number(format!("side {other}"))),
         }
     }
     /// Level fields at `side_at`: side, price, size, seq; `clamped_at` holds the clamp flag.
-    fn level(
-        &mut self,
-        side_at: usize,
-        clamped_at: usize,
-    ) -> Result<LevelChange, ScriptReplyError> {
+    fn level(&self, side_at: usize, clamped_at: usize) -> Result<LevelChange, ScriptReplyError> {
         Ok(LevelChange {
             side: self.side(side_at)?,
-            price: self.str(side_at + 1)?,
+            price: self.str(side_at + 1).to_string(),
             size_quantums: self.u64(side_at + 2)?,
             seq: self.u64(side_at + 3)?,
             clamped: self.flag(clamped_at)?,
         })
     }
-}
-
-fn parse_place(fields: Vec<Value>) -> Result<PlaceOutcome, ScriptReplyError> {
-    let mut f = Fields(fields);
-    let cached = bytes(f.take(5))?;
-    Ok(PlaceOutcome {
-        placed: f.flag(1)?,
-        replaced: f.flag(2)?,
-        old_total_filled: f.u64(3)?,
-        old_resting: f.resting(4)?,
-        cached_update: (!cached.is_empty()).then_some(cached),
-    })
-}
-
-fn parse_update(fields: Vec<Value>) -> Result<UpdateOutcome, ScriptReplyError> {
-    let mut f = Fields(fields);
-    let outcome = f.str(1)?;
-    let (zero_delta, immediate) = match outcome.as_str() {
-        "missing" => return Ok(UpdateOutcome::Missing),
-        "cached" => return Ok(UpdateOutcome::Cached),
-        "zero_delta" => (true, false),
-        "immediate" => (false, true),
-        "changed" => (false, false),
-        _ => return Err(ScriptReplyError::Shape("unknown update outcome")),
-    };
-    let level = if outcome == "changed" {
-        Some(f.level(4, 10)?)
-    } else {
-        None
-    };
-    Ok(UpdateOutcome::Applied {
-        old_total_filled: f.u64(2)?,
-        old_resting: f.resting(3)?,
-        level,
-        zero_delta,
-        immediate,
-        new_exceeds_size: f.flag(8)?,
-        old_exceeds_size: f.flag(9)?,
-    })
-}
-
-fn parse_remove(fields: Vec<Value>) -> Result<RemoveOutcome, ScriptReplyError> {
-    let mut f = Fields(fields);
-    match f.str(1)?.as_str() {
-        "missing" => return Ok(RemoveOutcome::Missing),
-        "not_expired" => return Ok(RemoveOutcome::NotExpired),
-        "removed" => {}
-        _ => return Err(ScriptReplyError::Shape("unknown remove outcome")),
-    }
-    let state_filled = f.str(4)?;
-    let level = if f.flag(6)? {
-        Some(f.level(7, 12)?)
-    } else {
-        None
-    };
-    Ok(RemoveOutcome::Removed {
-        total_filled: f.u64(2)?,
-        resting: f.resting(3)?,
-        state_filled: (!state_filled.is_empty()).then_some(state_filled),
-        redis_order: bytes(f.take(5))?,
-        level,
-        filled_exceeds_size: f.flag(11)?,
-    })
 }

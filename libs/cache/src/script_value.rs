@@ -36,20 +36,6 @@ pub(crate) fn string(value: Value) -> Result<String, ScriptReplyError> {
     String::from_utf8(bytes(value)?).map_err(|_| ScriptReplyError::Shape("expected UTF-8 text"))
 }
 
-pub(crate) fn int(value: Value) -> Result<i64, ScriptReplyError> {
-    match value {
-        Value::Int(i) => Ok(i),
-        other => {
-            let text = string(other)?;
-            text.parse().map_err(|_| ScriptReplyError::Number(text))
-        }
-    }
-}
-
-pub(crate) fn flag(value: Value) -> Result<bool, ScriptReplyError> {
-    Ok(int(value)? != 0)
-}
-
 /// A flat `HGETALL` reply as (field, value) pairs.
 pub(crate) fn pairs(value: Value) -> Result<Vec<(String, String)>, ScriptReplyError> {
     let items = array(value)?;

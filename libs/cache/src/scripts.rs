@@ -11,6 +11,7 @@ pub(crate) fn apply_order_ops() -> &'static Script {
     SCRIPT.get_or_init(|| {
         Script::new(concat!(
             include_str!("scripts/common.lua"),
+            include_str!("scripts/deferred.lua"),
             include_str!("scripts/book.lua"),
             include_str!("scripts/place.lua"),
             include_str!("scripts/update.lua"),

@@ -587,6 +587,60 @@ async fn operations_of_one_batch_see_each_other_in_order() {
     cache.clear().await.unwrap();
 }
 
+/// Set and hash writes are flushed once at the end of a batch; the last write of the batch per
+/// member must win, exactly as if they had been applied one by one.
+#[tokio::test]
+async fn the_last_write_of_a_batch_wins_for_levels_canceled_sets_expiry_and_open_orders() {
+    let cache = fresh_cache().await;
+    let (a, b) = (order("a", 1, 1000, "3"), order("b", 1, 500, "3"));
+    // a: rests, is canceled (level emptied), then placed again and rests (level refilled).
+    // b: placed, then canceled in the same batch (its cancel is remembered).
+    run(
+        &cache,
+        vec![
+            place(&a),
+            update("a", 0),
+            OrderOp::Remove(remove("a", RemovalStatus::Canceled)),
+            place(&a),
+            update("a", 0),
+            place(&b),
+            OrderOp::Remove(remove("b", RemovalStatus::Canceled)),
+        ],
+    )
+    .await;
+    let snap = book_snapshot(&cache, TICKER).await.unwrap();
+    let bids: Vec<(&str, i64)> = snap
+        .bids
+        .iter()
+        .map(|l| (l.price.as_str(), l.size_quantums))
+        .collect();
+    assert_eq!(bids, [("3", 1000)], "refilled level kept in both hashes");
+    let keys = cache.keys();
+    let canceled: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys.cancelled_orders())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut cache.conn())
+        .await
+        .unwrap();
+    assert_eq!(canceled, ["b"], "a was placed again after its cancel");
+    let expiring: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys.order_expiry())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut cache.conn())
+        .await
+        .unwrap();
+    assert_eq!(expiring, ["a"]);
+    let open: Vec<String> = redis::cmd("HKEYS")
+        .arg(keys.subaccount_order_ids(SUBACCOUNT))
+        .query_async(&mut cache.conn())
+        .await
+        .unwrap();
+    assert_eq!(open, ["a"]);
+    cache.clear().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_epoch_is_created_once_and_survives_until_redis_is_cleared() {
     let cache = fresh_cache().await;

@@ -6,15 +6,9 @@
 --       order-book seq), then each operation's keys (P 4, U 3, R 5, X 5 + 4).
 -- ARGV: now ms, epoch candidate (stored if no epoch exists), market group count, op count, then
 --       per operation its type letter and arguments (P 6, U 5, R 5, X 5 + 6).
--- Returns {epoch, result per operation}.
+-- Returns {epoch, then each operation's record (and raw element), see common.lua `emit`}.
 local KEY_COUNT = {P = 4, U = 3, R = 5, X = 9}
 local ARG_COUNT = {P = 6, U = 5, R = 5, X = 11}
-
-local function slice(list, from, count)
-  local out = {}
-  for i = 1, count do out[i] = list[from + i - 1] end
-  return out
-end
 
 local now_ms = ARGV[1]
 local ctx = {
@@ -22,7 +16,7 @@ local ctx = {
   now_s = redis.call('TIME')[1],
   epoch_key = KEYS[1], cancelled_key = KEYS[2], best_effort_key = KEYS[3], expiry_key = KEYS[4],
   update_ids_key = KEYS[5], updates_key = KEYS[6],
-  groups = {}, seqs = {}, purged = {},
+  groups = {}, seqs = {}, purged = {}, deferred = {}, deferred_order = {}, out = {}, out_n = 1,
 }
 local epoch = redis.call('GET', ctx.epoch_key)
 if not epoch then
@@ -37,30 +31,29 @@ for g = 1, group_count do
   k = k + 5
 end
 
-local results = {epoch}
+ctx.out[1] = epoch
 local a = 5
 for op = 1, op_count do
   local kind = ARGV[a]
-  local keys = slice(KEYS, k, KEY_COUNT[kind])
-  local args = slice(ARGV, a + 1, ARG_COUNT[kind])
-  local result
+  -- This operation's keys start after KEYS[kb], its arguments after ARGV[a] (its type letter).
+  local kb = k - 1
   if kind == 'P' then
-    result = place_order(ctx, keys, args)
+    place_order(ctx, kb, a)
   elseif kind == 'U' then
-    result = update_order(ctx, keys, args)
+    update_order(ctx, kb, a)
   elseif kind == 'R' then
-    result = remove_order(ctx, keys, args)
+    remove_order(ctx, kb, a)
   elseif kind == 'X' then
-    -- Replace: the old order leaves the book, then the new one is placed, in one step.
-    local removed = remove_order(ctx, slice(keys, 1, 5), slice(args, 1, 5))
-    local placed = place_order(ctx, slice(keys, 6, 4), slice(args, 6, 6))
-    result = {'X', removed, placed}
+    -- Replace: the old order leaves the book, then the new one is placed, in one step (two
+    -- records: the removal's, then the placement's).
+    remove_order(ctx, kb, a)
+    place_order(ctx, kb + KEY_COUNT.R, a + ARG_COUNT.R)
   else
     return redis.error_reply('unknown order operation ' .. tostring(kind))
   end
-  results[op + 1] = result
   k = k + KEY_COUNT[kind]
   a = a + 1 + ARG_COUNT[kind]
 end
 flush_seqs(ctx)
-return results
+flush_deferred(ctx)
+return ctx.out

@@ -28,19 +28,29 @@ end
 -- Adds `delta` (a signed decimal string) to the level at `price`. A level never goes below zero
 -- (a negative result is clamped, reported, and treated as empty) and an empty level is removed
 -- from both hashes. Returns the new level size as a decimal string and the clamped flag.
+-- The size changes at once (later operations of the batch read it); the lastUpdated write and
+-- the removal of an emptied level are deferred to the end of the script (one command per hash).
 local function change_level(ctx, group, side, price, delta)
   local levels, last = side_keys(group, side)
   local value = redis.call('HINCRBY', levels, price, delta)
   local clamped = 0
-  if value < 0 then clamped = 1; value = 0 end
-  if value == 0 then
+  if value < 0 then
+    clamped = 1
+    value = 0
     redis.call('HDEL', levels, price)
-    redis.call('HDEL', last, price)
+  end
+  if value == 0 then
+    defer(ctx, 'h', levels, price, nil)
+    defer(ctx, 'h', last, price, nil)
     return '0', clamped
   end
-  redis.call('HSET', last, price, ctx.now_s)
-  if value < EXACT then return int_str(value), clamped end
-  return redis.call('HGET', levels, price), clamped
+  local size
+  if value < EXACT then size = int_str(value) else size = redis.call('HGET', levels, price) end
+  -- Emptied earlier in this batch and refilled since: the pending removal must not run.
+  local pending = ctx.deferred[levels]
+  if pending and pending.values[price] == false then defer(ctx, 'h', levels, price, size) end
+  defer(ctx, 'h', last, price, ctx.now_s)
+  return size, clamped
 end
 
 local function level_size(group, side, price)

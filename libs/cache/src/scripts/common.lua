@@ -144,6 +144,25 @@ local function is_immediate(facts)
   return facts.tif == 1 or facts.tif == 3
 end
 
+-- Results travel as a flat array of strings: one space-separated record per operation ('-' for
+-- an empty field), followed by one raw element when the record says so (an encoded order or
+-- cached update). Redis converts a nested reply table with several lookups per table, which cost
+-- more than the whole operation; flat strings are copied.
+local function emit(ctx, record, blob)
+  local n = ctx.out_n + 1
+  ctx.out[n] = record
+  if blob then
+    n = n + 1
+    ctx.out[n] = blob
+  end
+  ctx.out_n = n
+end
+
+local function field(text)
+  if not text or text == '' then return '-' end
+  return text
+end
+
 -- `<expiry>_<totalFilled>_<resting>`; a missing value reads as never filled, not resting.
 local function parse_order_data(data)
   if not data then return '0', '0', 'false' end

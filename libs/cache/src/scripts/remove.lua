@@ -1,12 +1,11 @@
 -- OrderRemove (ingest.md §5.5 steps 1-2 and the Redis half of 3-4): delete the order and take its
 -- remaining size out of its level; remember the id in a canceled set for 30 s.
--- keys: order, orderData, subaccount order ids, state filled quantums, order book facts
--- args: uuid, market group, removal status (1 best effort canceled, 2 canceled, 3 filled),
+-- keys (from kb + 1): order, orderData, subaccount order ids, state filled quantums, order book facts
+-- args (from ab + 1): uuid, market group, removal status (1 best effort canceled, 2 canceled, 3 filled),
 --       stateful user cancel 0/1 (level message even for a zero change, no canceled set),
 --       expired-before height ('' unless the reason is INDEXER_EXPIRED)
--- result: {'R', outcome, filled, resting, state filled or '', encoded order, level changed 0/1,
---          side, price, level size, seq, filled exceeds size, clamped};
---          outcome: missing | not_expired | removed
+-- record: 'R missing' | 'R not_expired' | 'R removed filled resting state_filled changed side price
+--         level seq exceeds clamped' followed by the removed encoded order
 local CANCELED_WINDOW_MS = 30000
 
 local function remember_canceled(ctx, set_key, uuid)
@@ -14,22 +13,23 @@ local function remember_canceled(ctx, set_key, uuid)
     redis.call('ZREMRANGEBYSCORE', set_key, '-inf', '(' .. ctx.now_ms)
     ctx.purged[set_key] = true
   end
-  redis.call('ZADD', set_key, int_str(tonumber(ctx.now_ms) + CANCELED_WINDOW_MS), uuid)
+  defer(ctx, 'z', set_key, uuid, int_str(tonumber(ctx.now_ms) + CANCELED_WINDOW_MS))
 end
 
-local function remove_order(ctx, keys, args)
-  local order_key, data_key, subaccount_key, state_filled_key, facts_key = keys[1], keys[2], keys[3], keys[4], keys[5]
+local function remove_order(ctx, kb, ab)
+  local order_key, data_key, subaccount_key, state_filled_key, facts_key =
+    KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4], KEYS[kb + 5]
   local uuid, g, status, stateful_cancel, expired_before =
-    args[1], tonumber(args[2]), args[3], args[4] == '1', args[5]
+    ARGV[ab + 1], tonumber(ARGV[ab + 2]), ARGV[ab + 3], ARGV[ab + 4] == '1', ARGV[ab + 5]
   local current = redis.call('MGET', order_key, data_key, state_filled_key, facts_key)
-  if not current[1] then return {'R', 'missing'} end
+  if not current[1] then return emit(ctx, 'R missing') end
   local expiry, filled, resting = parse_order_data(current[2])
   if expired_before ~= '' and tonumber(expiry) >= tonumber(expired_before) then
-    return {'R', 'not_expired'}
+    return emit(ctx, 'R not_expired')
   end
   redis.call('DEL', order_key, data_key, facts_key)
-  redis.call('HDEL', subaccount_key, uuid)
-  redis.call('ZREM', ctx.expiry_key, uuid)
+  defer(ctx, 'h', subaccount_key, uuid, nil)
+  defer(ctx, 'z', ctx.expiry_key, uuid, nil)
   local facts = stored_facts(current[4], current[1])
   local filled_b = big(filled)
   local exceeds, remaining = 0, {0, 0}
@@ -51,6 +51,6 @@ local function remove_order(ctx, keys, args)
     if status == '1' then remember_canceled(ctx, ctx.best_effort_key, uuid) end
     if status == '2' then remember_canceled(ctx, ctx.cancelled_key, uuid) end
   end
-  return {'R', 'removed', filled, resting, current[3] or '', current[1], changed, facts.side,
-    facts.price, level, seq, exceeds, clamped}
+  emit(ctx, table.concat({'R', 'removed', filled, resting, field(current[3]), changed, facts.side,
+    field(facts.price), field(level), field(seq), exceeds, clamped}, ' '), current[1])
 end

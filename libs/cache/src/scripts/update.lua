@@ -1,12 +1,13 @@
 -- OrderUpdate (ingest.md §5.4): record the new absolute fill and move the order's remaining size
 -- into or within its price level. Replaying the same update computes a zero delta.
--- keys: order, orderData, order book facts
--- args: uuid, market group, new total filled, cache if missing 0/1, encoded OrderUpdateV1
--- result: {'U', outcome, old filled, old resting, side, price, level size, seq, new exceeds size,
---          old exceeds size, clamped}; outcome: missing | cached | zero_delta | immediate | changed
-local function update_order(ctx, keys, args)
-  local data_key, facts_key = keys[2], keys[3]
-  local uuid, g, new_filled, cache, encoded = args[1], tonumber(args[2]), args[3], args[4] == '1', args[5]
+-- keys (from kb + 1): order, orderData, order book facts
+-- args (from ab + 1): uuid, market group, new total filled, cache if missing 0/1, encoded OrderUpdateV1
+-- record: 'U outcome' for missing | cached, else 'U outcome old_filled old_resting side price level
+--         seq new_exceeds old_exceeds clamped' (outcome zero_delta | immediate | changed)
+local function update_order(ctx, kb, ab)
+  local data_key, facts_key = KEYS[kb + 2], KEYS[kb + 3]
+  local uuid, g, new_filled, cache, encoded =
+    ARGV[ab + 1], tonumber(ARGV[ab + 2]), ARGV[ab + 3], ARGV[ab + 4] == '1', ARGV[ab + 5]
   -- orderData exists exactly when the order does; the order itself is only read if it has no
   -- companion facts.
   local current = redis.call('MGET', data_key, facts_key)
@@ -14,14 +15,14 @@ local function update_order(ctx, keys, args)
     if cache then
       redis.call('ZADD', ctx.update_ids_key, ctx.now_ms, uuid)
       redis.call('HSET', ctx.updates_key, uuid, encoded)
-      return {'U', 'cached'}
+      return emit(ctx, 'U cached')
     end
-    return {'U', 'missing'}
+    return emit(ctx, 'U missing')
   end
   local expiry, old_filled, old_resting = parse_order_data(current[1])
   redis.call('SET', data_key, expiry .. '_' .. new_filled .. '_true')
   local facts
-  if current[2] then facts = stored_facts(current[2], nil) else facts = book_facts(redis.call('GET', keys[1])) end
+  if current[2] then facts = stored_facts(current[2], nil) else facts = book_facts(redis.call('GET', KEYS[kb + 1])) end
   local size = facts.quantums
   local new_b, old_b = big(new_filled), big(old_filled)
   local new_exceeds, old_exceeds = 0, 0
@@ -43,6 +44,6 @@ local function update_order(ctx, keys, args)
     level, clamped = change_level(ctx, ctx.groups[g], facts.side, facts.price, delta)
     seq = next_seq(ctx, g)
   end
-  return {'U', outcome, old_filled, old_resting, facts.side, facts.price, level, seq, new_exceeds,
-    old_exceeds, clamped}
+  emit(ctx, table.concat({'U', outcome, old_filled, old_resting, facts.side, field(facts.price), field(level),
+    field(seq), new_exceeds, old_exceeds, clamped}, ' '))
 end
