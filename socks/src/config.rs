@@ -17,6 +17,7 @@ use crate::limits::RateLimit;
 /// | `WS_MAX_CONNECTIONS` | unset (unlimited) | connections beyond it are refused at the TCP level |
 /// | `WS_MAX_FRAME_BYTES` | 65536 | largest client frame (serve.md D12); bigger ones close with 1009 |
 /// | `WS_SEND_QUEUE_FRAMES` | 4096 | data frames waiting per connection before it counts as lagged |
+/// | `WS_PERMESSAGE_DEFLATE` | true | accept permessage-deflate (RFC 7692) when a client offers it |
 /// | `WS_REPLY_TO_PING` | false | answer a JSON `ping` with `pong` (the reference stays silent) |
 /// | `WS_HEARTBEAT_INTERVAL_MS` / `WS_HEARTBEAT_TIMEOUT_MS` | 30000 / 10000 | protocol ping, pong deadline |
 /// | `BATCH_SEND_INTERVAL_MS` | 250 | flush period of batched subscriptions |
@@ -39,6 +40,7 @@ pub struct SocksConfig {
     pub max_connections: Option<usize>,
     pub max_frame_bytes: usize,
     pub send_queue_frames: usize,
+    pub permessage_deflate: bool,
     pub reply_to_ping: bool,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
@@ -79,6 +81,7 @@ impl SocksConfig {
             max_connections: env.optional("WS_MAX_CONNECTIONS")?,
             max_frame_bytes: env.get("WS_MAX_FRAME_BYTES", 64 * 1024)?,
             send_queue_frames: env.get("WS_SEND_QUEUE_FRAMES", 4096)?,
+            permessage_deflate: env.flag("WS_PERMESSAGE_DEFLATE", true)?,
             reply_to_ping: env.flag("WS_REPLY_TO_PING", false)?,
             heartbeat_interval: env.millis("WS_HEARTBEAT_INTERVAL_MS", 30_000)?,
             heartbeat_timeout: env.millis("WS_HEARTBEAT_TIMEOUT_MS", 10_000)?,
@@ -138,6 +141,7 @@ mod tests {
         );
         assert_eq!(config.channel_limits, ChannelLimits::default());
         assert_eq!(config.max_frame_bytes, 65536);
+        assert!(config.permessage_deflate);
         assert_eq!(config.kafka_start, StartAt::End);
     }
 

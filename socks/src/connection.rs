@@ -6,51 +6,68 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{SinkExt, StreamExt};
+use bytes::BytesMut;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::{address, is_valid_id, ChannelKey};
 use crate::hub::Begin;
 use crate::limits::WindowLimiter;
-use crate::outbound::{ConnectionHandle, Outgoing};
+use crate::outbound::{ConnectionHandle, FrameTail, Outgoing};
 use crate::protocol::{
     close_codes, parse_client_frame, parse_resume, texts, ClientFrame, Render, SubscribeFields,
 };
 use crate::server::Context;
 use crate::snapshot::SnapshotError;
+use crate::ws::frame::{self, opcode};
+use crate::ws::{deflate, Event, MessageReader, ReadError, Upgrade};
 
-/// How long the writer tries to answer a peer's close frame.
+/// How long the writer tries to send its last bytes after the connection ended.
 const CLOSE_REPLY_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+/// A writer's buffer above this is given back after its batch (one snapshot can be large; most
+/// batches are a few KB and 10 000 idle connections should not each keep a big one).
+const WRITE_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+/// Free space the reader keeps for the next socket read.
+const READ_CHUNK_BYTES: usize = 1024;
 
-/// Runs a connection until either side ends it.
-pub async fn serve<S>(ws: WebSocketStream<S>, handle: Arc<ConnectionHandle>, ctx: Arc<Context>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// Runs an upgraded connection until either side ends it.
+pub async fn serve(
+    stream: TcpStream,
+    upgrade: Upgrade,
+    handle: Arc<ConnectionHandle>,
+    ctx: Arc<Context>,
+) {
     metrics::gauge!("socks_connections").increment(1.0);
     metrics::counter!("socks_connections_total").increment(1);
+    if upgrade.deflate {
+        metrics::counter!("socks_deflate_connections_total").increment(1);
+    }
     handle.send_control(Render::connected(handle.connection_id()));
-    let (sink, stream) = ws.split();
+    let (read_half, write_half) = stream.into_split();
     let done = CancellationToken::new();
     let pongs = Arc::new(AtomicU64::new(0));
     let writer = tokio::spawn(write_loop(
-        sink,
+        Writer {
+            sink: write_half,
+            deflate: upgrade.deflate,
+            out: Vec::new(),
+        },
         Arc::clone(&handle),
         Arc::clone(&ctx),
         Arc::clone(&pongs),
         done.clone(),
     ));
     let mut reader = Reader::new(Arc::clone(&handle), Arc::clone(&ctx));
-    reader.run(stream, &pongs, &done).await;
+    let frames = MessageReader::new(ctx.config.max_frame_bytes, upgrade.deflate);
+    reader
+        .run(read_half, upgrade.leftover, frames, &pongs, &done)
+        .await;
     ctx.hub.remove_connection(handle.serial());
     if !handle.is_closing() {
-        // The peer closed (or the socket failed): the writer answers the close and stops.
+        // The socket ended without a close frame: nothing more can be delivered.
         done.cancel();
     }
     // Let the writer send what is queued (our close frame, an error) before the socket goes.
@@ -63,15 +80,20 @@ where
     metrics::gauge!("socks_connections").decrement(1.0);
 }
 
-async fn write_loop<S>(
-    mut sink: futures::stream::SplitSink<WebSocketStream<S>, Message>,
+/// The writing half: the socket, whether frames are compressed, and the reused batch buffer.
+struct Writer {
+    sink: OwnedWriteHalf,
+    deflate: bool,
+    out: Vec<u8>,
+}
+
+async fn write_loop(
+    mut writer: Writer,
     handle: Arc<ConnectionHandle>,
     ctx: Arc<Context>,
     pongs: Arc<AtomicU64>,
     done: CancellationToken,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     let heartbeat = ctx.config.heartbeat_interval;
     let mut ping_timer =
         tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
@@ -82,14 +104,15 @@ async fn write_loop<S>(
         let deadline = awaiting.map(|(d, _)| d);
         tokio::select! {
             _ = done.cancelled() => {
-                // Completes the close handshake if the peer started it (bounded: it may be gone).
-                let _ = tokio::time::timeout(CLOSE_REPLY_BOUND, sink.close()).await;
+                let _ = tokio::time::timeout(CLOSE_REPLY_BOUND, writer.sink.shutdown()).await;
                 break;
             }
             _ = handle.queued() => {}
             _ = ping_timer.tick() => {
                 if awaiting.is_none() {
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    let mut ping = Vec::with_capacity(2);
+                    frame::push_frame(&mut ping, opcode::PING, false, &[]);
+                    if writer.sink.write_all(&ping).await.is_err() {
                         break;
                     }
                     awaiting = Some((
@@ -119,8 +142,7 @@ async fn write_loop<S>(
         // A peer that stops reading blocks the write; past a heartbeat period and its timeout
         // it counts as dead (the heartbeat cannot run while the writer is blocked).
         let stall_limit = ctx.config.heartbeat_interval + ctx.config.heartbeat_timeout;
-        let written =
-            tokio::time::timeout(stall_limit, write_batch(&mut sink, &handle, &mut batch));
+        let written = tokio::time::timeout(stall_limit, writer.write_batch(&handle, &mut batch));
         let Ok(written) = written.await else {
             tracing::debug!(
                 connection_id = handle.connection_id(),
@@ -131,16 +153,13 @@ async fn write_loop<S>(
         };
         match written {
             Ok(WriteEnd::Continue) => {}
-            Ok(WriteEnd::Closed) => break,
+            Ok(WriteEnd::Closed) => {
+                let _ = tokio::time::timeout(CLOSE_REPLY_BOUND, writer.sink.shutdown()).await;
+                break;
+            }
             Err(error) => {
                 tracing::debug!(connection_id = handle.connection_id(), %error, "send failed");
                 metrics::counter!("socks_send_errors_total").increment(1);
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: CloseCode::from(close_codes::SEND_FAILED),
-                        reason: error.to_string().into(),
-                    })))
-                    .await;
                 break;
             }
         }
@@ -153,56 +172,81 @@ enum WriteEnd {
     Closed,
 }
 
-/// Feeds every frame of `batch` and flushes once.
-async fn write_batch<S>(
-    sink: &mut futures::stream::SplitSink<WebSocketStream<S>, Message>,
-    handle: &ConnectionHandle,
-    batch: &mut Vec<Outgoing>,
-) -> Result<WriteEnd, WsError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut bytes = 0usize;
-    let mut frames = 0u64;
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    for frame in batch.drain(..) {
-        match frame {
-            Outgoing::Text(text) => {
-                bytes += text.len();
-                frames += 1;
-                sink.feed(Message::text(text)).await?;
-            }
-            Outgoing::Data {
-                batch,
-                tail,
-                origin_ms,
-            } => {
-                let mut text =
-                    Render::data_head(batch, handle.connection_id(), handle.next_message_id());
-                text.push_str(&tail);
-                bytes += text.len();
-                frames += 1;
-                if let Some(origin) = origin_ms {
-                    metrics::histogram!("socks_origin_to_frame_seconds")
-                        .record((now_ms - origin).max(0) as f64 / 1000.0);
+impl Writer {
+    /// Encodes every frame of `batch` into one buffer and writes it at once.
+    async fn write_batch(
+        &mut self,
+        handle: &ConnectionHandle,
+        batch: &mut Vec<Outgoing>,
+    ) -> std::io::Result<WriteEnd> {
+        let mut frames = 0u64;
+        let mut end = WriteEnd::Continue;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.out.clear();
+        for outgoing in batch.drain(..) {
+            match outgoing {
+                Outgoing::Text(text) => {
+                    frames += 1;
+                    self.push_text(text.as_bytes());
                 }
-                sink.feed(Message::text(text)).await?;
-            }
-            Outgoing::Close { code, reason } => {
-                sink.feed(Message::Close(Some(CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: reason.into(),
-                })))
-                .await?;
-                sink.flush().await?;
-                count_sent(frames, bytes);
-                return Ok(WriteEnd::Closed);
+                Outgoing::Data {
+                    batch,
+                    tail,
+                    origin_ms,
+                } => {
+                    frames += 1;
+                    let head =
+                        Render::data_head(batch, handle.connection_id(), handle.next_message_id());
+                    self.push_data(&head, &tail);
+                    if let Some(origin) = origin_ms {
+                        metrics::histogram!("socks_origin_to_frame_seconds")
+                            .record((now_ms - origin).max(0) as f64 / 1000.0);
+                    }
+                }
+                Outgoing::Pong(payload) => {
+                    frame::push_frame(&mut self.out, opcode::PONG, false, &payload)
+                }
+                Outgoing::Close { code, reason } => {
+                    frame::push_close(&mut self.out, code, &reason);
+                    end = WriteEnd::Closed;
+                    break;
+                }
             }
         }
+        self.sink.write_all(&self.out).await?;
+        count_sent(frames, self.out.len());
+        if self.out.capacity() > WRITE_BUFFER_KEEP_BYTES {
+            self.out = Vec::new();
+        }
+        Ok(end)
     }
-    sink.flush().await?;
-    count_sent(frames, bytes);
-    Ok(WriteEnd::Continue)
+
+    /// A whole text frame, compressed on its own when deflate is on and it is long enough.
+    fn push_text(&mut self, text: &[u8]) {
+        if self.deflate && text.len() >= deflate::MIN_BYTES {
+            let packed = deflate::compress(text);
+            frame::push_frame(&mut self.out, opcode::TEXT, true, &packed);
+        } else {
+            frame::push_frame(&mut self.out, opcode::TEXT, false, text);
+        }
+    }
+
+    /// A data frame: this connection's head and the shared tail (compressed once for everyone).
+    fn push_data(&mut self, head: &str, tail: &FrameTail) {
+        if self.deflate {
+            if let Some(packed) = tail.deflated() {
+                let len = deflate::STORED_BLOCK_OVERHEAD + head.len() + packed.len();
+                frame::push_header(&mut self.out, opcode::TEXT, true, len);
+                deflate::push_stored_block(head.as_bytes(), &mut self.out);
+                self.out.extend_from_slice(packed);
+                return;
+            }
+        }
+        let text = tail.text();
+        frame::push_header(&mut self.out, opcode::TEXT, false, head.len() + text.len());
+        self.out.extend_from_slice(head.as_bytes());
+        self.out.extend_from_slice(text.as_bytes());
+    }
 }
 
 fn count_sent(frames: u64, bytes: usize) {
@@ -233,44 +277,76 @@ impl Reader {
         }
     }
 
-    async fn run<S>(
+    async fn run(
         &mut self,
-        mut stream: futures::stream::SplitStream<WebSocketStream<S>>,
+        mut socket: OwnedReadHalf,
+        mut buf: BytesMut,
+        mut frames: MessageReader,
         pongs: &AtomicU64,
         done: &CancellationToken,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    ) {
         loop {
-            let next = tokio::select! {
-                _ = done.cancelled() => return,
-                next = stream.next() => next,
-            };
-            match next {
-                None | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(Message::Text(text))) => self.on_text(text.as_str()),
-                Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                    Ok(text) => self.on_text(text),
-                    Err(_) => self.on_invalid(texts::COULD_NOT_PARSE.to_string()),
-                },
-                Some(Ok(Message::Pong(_))) => {
-                    pongs.fetch_add(1, Ordering::AcqRel);
+            loop {
+                match frames.next_event(&mut buf) {
+                    Ok(None) => break,
+                    Ok(Some(event)) => {
+                        if !self.on_event(event, pongs) {
+                            return;
+                        }
+                    }
+                    Err(error) => return self.on_protocol_error(&error),
                 }
-                Some(Ok(Message::Ping(_) | Message::Frame(_))) => {}
-                Some(Err(WsError::Capacity(error))) => {
-                    tracing::debug!(connection_id = self.handle.connection_id(), %error, "client frame too big");
-                    self.handle.close(close_codes::TOO_BIG, "Message too big");
+                if self.handle.is_closing() {
                     return;
                 }
-                Some(Err(error)) => {
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK_BYTES {
+                buf.reserve(READ_CHUNK_BYTES);
+            }
+            let read = tokio::select! {
+                _ = done.cancelled() => return,
+                read = socket.read_buf(&mut buf) => read,
+            };
+            match read {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) => {
                     tracing::debug!(connection_id = self.handle.connection_id(), %error, "read failed");
                     return;
                 }
             }
-            if self.handle.is_closing() {
-                return;
+        }
+    }
+
+    /// Handles one client message or control frame; `false` once the client closed.
+    fn on_event(&mut self, event: Event, pongs: &AtomicU64) -> bool {
+        match event {
+            Event::Text(text) => self.on_text(&text),
+            Event::Binary(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => self.on_text(text),
+                Err(_) => self.on_invalid(texts::COULD_NOT_PARSE.to_string()),
+            },
+            Event::Ping(payload) => self.handle.send_pong(payload),
+            Event::Pong => {
+                pongs.fetch_add(1, Ordering::AcqRel);
+            }
+            Event::Close(status) => {
+                // Echo the peer's status code (RFC 6455 §5.5.1); no reason.
+                self.handle.close_reply(status.map(|(code, _)| code));
+                return false;
             }
         }
+        true
+    }
+
+    fn on_protocol_error(&self, error: &ReadError) {
+        tracing::debug!(connection_id = self.handle.connection_id(), %error, "client broke the protocol");
+        metrics::counter!("socks_protocol_errors_total").increment(1);
+        let reason = match error {
+            ReadError::TooBig(_) => "Message too big".to_string(),
+            other => other.to_string(),
+        };
+        self.handle.close(error.close_code(), reason);
     }
 
     fn on_text(&mut self, text: &str) {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::channels::{Channel, ChannelKey};
 use crate::history::{is_past_floors, Admission, ChannelHistory, HistoryLimits, Resume, Sequenced};
-use crate::outbound::ConnectionHandle;
+use crate::outbound::{ConnectionHandle, FrameTail};
 use crate::protocol::{data_tail, Cursor, DataTail, Render, StreamId, SubscribedSeq};
 
 /// One message for one channel id, as decoded from Kafka.
@@ -34,7 +34,7 @@ pub struct ChannelMessage {
 #[derive(Debug)]
 pub struct Item {
     pub message: ChannelMessage,
-    tail: Arc<str>,
+    tail: Arc<FrameTail>,
 }
 
 impl Item {
@@ -49,7 +49,7 @@ impl Item {
             seq,
         });
         Self {
-            tail: tail.into(),
+            tail: FrameTail::new(tail),
             message,
         }
     }
@@ -641,14 +641,14 @@ fn merge_floors(client: Vec<Cursor>, latest: Vec<Cursor>) -> Vec<Cursor> {
 /// The batch frames of one flush for one connection, and the channel ids they are for.
 struct Bundle {
     conn: Arc<ConnectionHandle>,
-    frames: Vec<(Arc<str>, Option<i64>)>,
+    frames: Vec<(Arc<FrameTail>, Option<i64>)>,
     keys: Vec<(ChannelKey, Option<Cursor>)>,
 }
 
 /// One rendered `channel_batch_data` tail.
 #[derive(Clone)]
 struct BatchFrame {
-    tail: Arc<str>,
+    tail: Arc<FrameTail>,
     last: Option<Cursor>,
     origin_ms: Option<i64>,
 }
@@ -699,7 +699,7 @@ fn render_batches(key: &ChannelKey, items: &[Arc<Item>]) -> Vec<BatchFrame> {
                 seq: first.zip(last),
             });
             BatchFrame {
-                tail: tail.into(),
+                tail: FrameTail::new(tail),
                 last: last.cloned(),
                 origin_ms: members.iter().filter_map(|m| m.message.origin_ms).min(),
             }
@@ -749,6 +749,7 @@ mod tests {
                     batch: true, tail, ..
                 } => ("batch", tail.to_string()),
                 Outgoing::Close { reason, .. } => ("close", reason),
+                Outgoing::Pong(_) => ("pong", String::new()),
             })
             .collect()
     }

@@ -15,6 +15,7 @@
 //! | [`snapshot`] | initial payloads: the seam and the Redis/Postgres implementation |
 //! | [`markets`] | the perpetual-market cache |
 //! | [`config`] | settings from the environment |
+//! | [`ws`] | the websocket protocol: handshake, framing, permessage-deflate |
 
 pub mod channels;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod outbound;
 pub mod protocol;
 pub mod server;
 pub mod snapshot;
+pub mod ws;
 
 pub use config::SocksConfig;
 pub use hub::{ChannelMessage, Hub, Snapshot};

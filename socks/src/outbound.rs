@@ -7,9 +7,49 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
+
+use crate::ws::deflate;
+
+/// The shared part of a data frame: everything after the per-connection head, rendered once per
+/// message and, the first time a connection with permessage-deflate needs it, compressed once.
+#[derive(Debug)]
+pub struct FrameTail {
+    text: Box<str>,
+    deflated: OnceLock<Option<Box<[u8]>>>,
+}
+
+impl FrameTail {
+    pub fn new(text: impl Into<Box<str>>) -> Arc<Self> {
+        Arc::new(Self {
+            text: text.into(),
+            deflated: OnceLock::new(),
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The tail as raw deflate, sync-flushed without its trailer (see [`deflate`]); `None` when
+    /// it is too short to be worth compressing.
+    pub fn deflated(&self) -> Option<&[u8]> {
+        self.deflated
+            .get_or_init(|| {
+                (self.text.len() >= deflate::MIN_BYTES)
+                    .then(|| deflate::compress(self.text.as_bytes()).into_boxed_slice())
+            })
+            .as_deref()
+    }
+}
+
+impl std::fmt::Display for FrameTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
 
 /// One frame waiting to be written.
 #[derive(Debug, Clone)]
@@ -20,12 +60,15 @@ pub enum Outgoing {
     /// is assigned when written, so ids on the wire follow write order.
     Data {
         batch: bool,
-        tail: Arc<str>,
+        tail: Arc<FrameTail>,
         /// Origin time of the (last) message, epoch milliseconds, for the latency metric.
         origin_ms: Option<i64>,
     },
-    /// Close the connection with this code and reason after writing what precedes it.
-    Close { code: u16, reason: String },
+    /// The answer to the client's protocol ping, with its payload.
+    Pong(Vec<u8>),
+    /// Close the connection with this code (none: an empty close frame) and reason after
+    /// writing what precedes it.
+    Close { code: Option<u16>, reason: String },
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +134,7 @@ impl ConnectionHandle {
     }
 
     /// Queues a data frame; `false` (and nothing queued) when the queue is full.
-    pub fn send_data(&self, batch: bool, tail: Arc<str>, origin_ms: Option<i64>) -> bool {
+    pub fn send_data(&self, batch: bool, tail: Arc<FrameTail>, origin_ms: Option<i64>) -> bool {
         {
             let mut queue = self.lock();
             if queue.data_frames >= self.capacity {
@@ -110,7 +153,7 @@ impl ConnectionHandle {
 
     /// Queues several batch frames at once (one wake-up for the writer); all or nothing: `false`
     /// (and nothing queued) when they do not all fit.
-    pub fn send_data_all(&self, frames: Vec<(Arc<str>, Option<i64>)>) -> bool {
+    pub fn send_data_all(&self, frames: Vec<(Arc<FrameTail>, Option<i64>)>) -> bool {
         {
             let mut queue = self.lock();
             if queue.data_frames + frames.len() > self.capacity {
@@ -129,15 +172,29 @@ impl ConnectionHandle {
         true
     }
 
+    /// Queues the answer to a protocol ping (never refused; bounded by the read rate).
+    pub fn send_pong(&self, payload: Vec<u8>) {
+        self.push(Outgoing::Pong(payload));
+    }
+
     /// Asks the writer to close the connection after what is already queued.
     pub fn close(&self, code: u16, reason: impl Into<String>) {
+        self.close_with(Some(code), reason.into());
+    }
+
+    /// Answers the peer's close frame: its status code echoed (an invalid one answered with
+    /// 1002), or an empty close frame when it sent none.
+    pub fn close_reply(&self, peer_code: Option<u16>) {
+        let valid = |code: u16| matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+        let code = peer_code.map(|code| if valid(code) { code } else { 1002 });
+        self.close_with(code, String::new());
+    }
+
+    fn close_with(&self, code: Option<u16>, reason: String) {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.push(Outgoing::Close {
-            code,
-            reason: reason.into(),
-        });
+        self.push(Outgoing::Close { code, reason });
     }
 
     pub fn is_closing(&self) -> bool {
@@ -178,16 +235,16 @@ mod tests {
     #[test]
     fn data_frames_are_bounded_but_control_frames_are_not() {
         let handle = ConnectionHandle::new(1, "c".into(), 2);
-        assert!(handle.send_data(false, "a".into(), None));
-        assert!(handle.send_data(true, "b".into(), None));
-        assert!(!handle.send_data(false, "c".into(), None));
+        assert!(handle.send_data(false, FrameTail::new("a"), None));
+        assert!(handle.send_data(true, FrameTail::new("b"), None));
+        assert!(!handle.send_data(false, FrameTail::new("c"), None));
         handle.send_control("{}".into());
         assert_eq!(handle.queue_len(), 3);
         let mut batch = Vec::new();
         handle.drain_into(&mut batch);
         assert_eq!(batch.len(), 3);
         assert!(
-            handle.send_data(false, "d".into(), None),
+            handle.send_data(false, FrameTail::new("d"), None),
             "room again after a drain"
         );
     }
@@ -195,18 +252,21 @@ mod tests {
     #[test]
     fn several_frames_are_queued_all_or_nothing() {
         let handle = ConnectionHandle::new(1, "c".into(), 3);
-        assert!(handle.send_data(false, "a".into(), None));
+        assert!(handle.send_data(false, FrameTail::new("a"), None));
         assert!(!handle.send_data_all(vec![
-            ("b".into(), None),
-            ("c".into(), None),
-            ("d".into(), None)
+            (FrameTail::new("b"), None),
+            (FrameTail::new("c"), None),
+            (FrameTail::new("d"), None)
         ]));
         assert_eq!(
             handle.queue_len(),
             1,
             "nothing of a refused bundle is queued"
         );
-        assert!(handle.send_data_all(vec![("b".into(), None), ("c".into(), None)]));
+        assert!(handle.send_data_all(vec![
+            (FrameTail::new("b"), None),
+            (FrameTail::new("c"), None)
+        ]));
         assert_eq!(handle.queue_len(), 3);
     }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::Channel;
@@ -20,10 +19,8 @@ use crate::markets::MarketDirectory;
 use crate::outbound::ConnectionHandle;
 use crate::protocol::{close_codes, texts};
 use crate::snapshot::SnapshotSource;
+use crate::ws;
 
-/// Bytes read from a socket at a time. Client frames are small (subscribe requests); the library
-/// default (128 KiB) would cost that much memory per connection.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a client may take to complete the websocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often history is aged out and the gauges are refreshed.
@@ -147,23 +144,18 @@ async fn accept(
     live: Arc<Mutex<HashMap<u64, Arc<ConnectionHandle>>>>,
 ) {
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(Some(ctx.config.max_frame_bytes))
-        .max_frame_size(Some(ctx.config.max_frame_bytes));
-    let ws = match tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        tokio_tungstenite::accept_async_with_config(stream, Some(config)),
-    )
-    .await
-    {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "websocket handshake failed");
-            return;
-        }
-        Err(_) => return,
-    };
+    let mut stream = stream;
+    let allow_deflate = ctx.config.permessage_deflate;
+    let upgrade =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws::accept(&mut stream, allow_deflate)).await
+        {
+            Ok(Ok(upgrade)) => upgrade,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "websocket handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
     let handle = ConnectionHandle::new(
         serial,
         uuid::Uuid::new_v4().to_string(),
@@ -172,7 +164,7 @@ async fn accept(
     live.lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(serial, Arc::clone(&handle));
-    connection::serve(ws, handle, Arc::clone(&ctx)).await;
+    connection::serve(stream, upgrade, handle, Arc::clone(&ctx)).await;
     live.lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&serial);
