@@ -10,7 +10,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router, ServiceExt};
 use indexer_cache::Cache;
 use indexer_query::MarketCache;
@@ -28,9 +28,10 @@ use crate::error::route_not_found;
 use crate::http::{normalize_path, observe};
 use crate::rate_limit::{Limiter, RateLimiter};
 use crate::routes::{
-    addresses, asset_positions, candles, compliance, fills, funding_payments, historical_funding,
-    historical_pnl, orderbooks, orders, perpetual_markets, perpetual_positions, pnl, rewards,
-    social, sparklines, trade_history, trades, transfers, utility, CacheFamily,
+    addresses, affiliates, asset_positions, candles, compliance, fills, funding_payments,
+    historical_funding, historical_pnl, orderbooks, orders, perpetual_markets, perpetual_positions,
+    pnl, rewards, signed_posts, social, sparklines, trade_history, trades, transfers, utility,
+    vaults, CacheFamily,
 };
 use crate::state::AppState;
 
@@ -74,10 +75,19 @@ pub const ROUTES: &[&str] = &[
     "/v4/affiliates/metadata",
     "/v4/affiliates/address",
     "/v4/affiliates/total_volume",
+    "/v4/affiliates/snapshot",
     "/v4/tradeHistory",
     "/v4/tradeHistory/parentSubaccountNumber",
     "/v4/screen",
     "/v4/compliance/screen/{address}",
+    "/v4/vault/v1/megavault/historicalPnl",
+    "/v4/vault/v1/vaults/historicalPnl",
+    "/v4/vault/v1/megavault/positions",
+    "/v4/compliance/geoblock",
+    "/v4/compliance/geoblock-keplr",
+    "/v4/compliance/setStatus",
+    "/v4/affiliates/referralCode",
+    "/v4/affiliates/referralCode-keplr",
 ];
 
 /// The generated OpenAPI document served at `/v4/openapi.json`.
@@ -103,8 +113,14 @@ pub const ROUTES: &[&str] = &[
         rewards::get_block_rewards, rewards::get_aggregated_rewards,
         social::get_trader_search, social::get_affiliate_metadata,
         social::get_affiliate_address, social::get_affiliate_total_volume,
+        affiliates::get_affiliate_snapshot,
         trade_history::get_trade_history, trade_history::get_parent_trade_history,
         compliance::get_screen, compliance::get_compliance_screen,
+        vaults::get_megavault_historical_pnl, vaults::get_vaults_historical_pnl,
+        vaults::get_megavault_positions,
+        signed_posts::post_geoblock, signed_posts::post_geoblock_keplr,
+        signed_posts::post_set_status,
+        signed_posts::post_referral_code, signed_posts::post_referral_code_keplr,
     ),
     tags(
         (name = "utility", description = "Time and indexed height"),
@@ -113,6 +129,7 @@ pub const ROUTES: &[&str] = &[
         (name = "social", description = "Trader search"),
         (name = "affiliates", description = "Affiliate program reads"),
         (name = "compliance", description = "Address screening"),
+        (name = "vaults", description = "Megavault PnL and positions"),
     )
 )]
 pub struct ApiDoc;
@@ -432,6 +449,14 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .route(
+            "/v4/affiliates/snapshot",
+            route(
+                get(affiliates::get_affiliate_snapshot),
+                Some(L::Get),
+                Some(C::Affiliates),
+            ),
+        )
+        .route(
             "/v4/tradeHistory",
             route(
                 get(trade_history::get_trade_history),
@@ -455,11 +480,63 @@ pub fn router(state: AppState) -> Router {
             "/v4/compliance/screen/{address}",
             route(get(compliance::get_compliance_screen), Some(L::Get), None),
         )
+        .route(
+            "/v4/vault/v1/megavault/historicalPnl",
+            route(
+                get(vaults::get_megavault_historical_pnl),
+                Some(L::Get),
+                Some(C::Vaults),
+            ),
+        )
+        .route(
+            "/v4/vault/v1/vaults/historicalPnl",
+            route(
+                get(vaults::get_vaults_historical_pnl),
+                Some(L::Get),
+                Some(C::Vaults),
+            ),
+        )
+        .route(
+            "/v4/vault/v1/megavault/positions",
+            route(
+                get(vaults::get_megavault_positions),
+                Some(L::Get),
+                Some(C::Vaults),
+            ),
+        )
+        .route("/v4/compliance/geoblock", post(signed_posts::post_geoblock))
+        .route(
+            "/v4/compliance/geoblock-keplr",
+            post(signed_posts::post_geoblock_keplr),
+        )
+        .route(
+            "/v4/affiliates/referralCode",
+            post(signed_posts::post_referral_code),
+        )
+        .route(
+            "/v4/affiliates/referralCode-keplr",
+            post(signed_posts::post_referral_code_keplr),
+        )
+        .merge(set_status_route(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
         .with_state(state)
+}
+
+/// `POST /v4/compliance/setStatus` exists only when an operator exposes it (serve.md §4.4.4).
+fn set_status_route(state: &AppState) -> Router<AppState> {
+    let router = Router::new();
+    if state.settings().expose_set_compliance_endpoint {
+        router.route(
+            "/v4/compliance/setStatus",
+            post(signed_posts::post_set_status),
+        )
+    } else {
+        router
+    }
 }
 
 /// Rate limiter outermost (a limited request gets 429 before anything else), then the

@@ -44,7 +44,7 @@ pub async fn check(ctx: &Ctx, address: Option<&str>) -> ApiResult<()> {
 
 /// The edge marks allowed requests with `Geo-Origin-Status: ok` (exactly); anything else,
 /// including a missing header, is restricted.
-fn geo_origin_ok(ctx: &Ctx) -> bool {
+pub(crate) fn geo_origin_ok(ctx: &Ctx) -> bool {
     ctx.headers
         .get("geo-origin-status")
         .is_some_and(|value| value.as_bytes() == b"ok")

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use indexer_base::config::{ConfigError, Env, PostgresSettings, RedisSettings};
+use indexer_query::vaults::VaultPnlWindow;
 
 use crate::rate_limit::{Limiter, LimiterSettings};
 use crate::routes::CacheFamily;
@@ -28,6 +29,12 @@ use crate::routes::CacheFamily;
 /// | `COMPLIANCE_STATUS_CHECK_ENABLED` | true | 403 for addresses whose `compliance_status` is `BLOCKED` |
 /// | `WHITELISTED_ADDRESSES` | empty | addresses that skip the compliance and geo checks |
 /// | `CACHE_CONTROL_DIRECTIVE_<FAMILY>` | serve.md §2.7 | per route family |
+/// | `VAULT_PNL_HISTORY_HOURS` / `_DAYS` | 72 / 90 | vault PnL history per resolution |
+/// | `VAULT_PNL_START_DATE` | 2024-01-01T00:00:00Z | first vault tick; vault PnL counts from here |
+/// | `VAULT_CACHE_TTL_MS` | 120000 | how long computed vault PnL is served from Redis |
+/// | `EXPOSE_SET_COMPLIANCE_ENDPOINT` | false | serve `POST /v4/compliance/setStatus` (operators only) |
+/// | `API_KEY_JWT_SECRET` / `API_KEY_JWT_ED25519_PUBLIC_KEY` | unset | bot API keys: HS256 secret / Ed25519 public key (base64 or hex); unset: off |
+/// | `API_KEY_TIERS` | empty | `name:points` list for the `tier` claim of API keys |
 #[derive(Debug, Clone)]
 pub struct ComlinkSettings {
     pub host: String,
@@ -47,6 +54,11 @@ pub struct ComlinkSettings {
     pub compliance_check_enabled: bool,
     pub whitelisted_addresses: Vec<String>,
     pub cache_control: Vec<(CacheFamily, String)>,
+    pub vault_pnl_window: VaultPnlWindow,
+    pub vault_cache_ttl: Duration,
+    pub expose_set_compliance_endpoint: bool,
+    /// Bot API keys; `None` when no key is configured (feature off).
+    pub api_keys: Option<crate::auth::JwtSettings>,
     pub postgres: PostgresSettings,
     pub redis: RedisSettings,
 }
@@ -104,6 +116,10 @@ impl ComlinkSettings {
             compliance_check_enabled: env.flag("COMPLIANCE_STATUS_CHECK_ENABLED", true)?,
             whitelisted_addresses: env.list("WHITELISTED_ADDRESSES"),
             cache_control,
+            vault_pnl_window: vault_pnl_window(env)?,
+            vault_cache_ttl: env.millis("VAULT_CACHE_TTL_MS", 120_000)?,
+            expose_set_compliance_endpoint: env.flag("EXPOSE_SET_COMPLIANCE_ENDPOINT", false)?,
+            api_keys: api_keys(env)?,
             postgres: PostgresSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
         })
@@ -129,6 +145,28 @@ impl ComlinkSettings {
             .find(|(f, _)| *f == family)
             .map_or(family.default_directive(), |(_, d)| d.as_str())
     }
+}
+
+fn api_keys(env: &Env) -> Result<Option<crate::auth::JwtSettings>, ConfigError> {
+    crate::auth::JwtSettings::from_parts(
+        env.raw("API_KEY_JWT_SECRET"),
+        env.raw("API_KEY_JWT_ED25519_PUBLIC_KEY"),
+        &env.list("API_KEY_TIERS"),
+    )
+    .map_err(|error| ConfigError::Invalid {
+        var: "API_KEY_*".to_owned(),
+        value: String::new(),
+        reason: error.to_string(),
+    })
+}
+
+fn vault_pnl_window(env: &Env) -> Result<VaultPnlWindow, ConfigError> {
+    let defaults = VaultPnlWindow::default();
+    Ok(VaultPnlWindow {
+        history_hours: env.get("VAULT_PNL_HISTORY_HOURS", defaults.history_hours)?,
+        history_days: env.get("VAULT_PNL_HISTORY_DAYS", defaults.history_days)?,
+        start_date: env.get("VAULT_PNL_START_DATE", defaults.start_date)?,
+    })
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ impl Ctx {
     }
 
     /// The requested minimum height: the `minHeight` query parameter, else `X-Min-Height`.
-    fn min_height(&self) -> Result<Option<i64>, FieldError> {
+    pub(crate) fn min_height(&self) -> Result<Option<i64>, FieldError> {
         let invalid = |value: &str, location| FieldError {
             value: Some(serde_json::Value::String(value.to_owned())),
             msg: MSG_MIN_HEIGHT.to_owned(),

@@ -76,6 +76,8 @@ pub enum ApiError {
     ComplianceBlocked,
     Geoblocked,
     TooManyRequests,
+    /// A bearer API key that is malformed, forged, expired or uses a refused algorithm (401).
+    Unauthorized(String),
     /// `minHeight` is above every database this instance can read (503).
     HeightNotReached {
         requested: i64,
@@ -94,6 +96,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ComplianceBlocked | ApiError::Geoblocked => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::HeightNotReached { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,6 +148,12 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests => {
                 (status, Json(Self::message(None, "Too many requests"))).into_response()
             }
+            ApiError::Unauthorized(msg) => (
+                status,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                Json(Self::message(None, msg)),
+            )
+                .into_response(),
             ApiError::HeightNotReached { requested, latest } => {
                 let latest_text = latest.map_or("none".to_owned(), |h| h.to_string());
                 let mut response = (

@@ -11,6 +11,7 @@
 //! - [`ctx`], [`state`], [`config`]: per-request context, shared state, settings.
 
 pub mod app;
+pub mod auth;
 pub mod compliance;
 pub mod config;
 pub mod ctx;

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use redis::aio::ConnectionManager;
 
+use crate::auth::ApiKey;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -153,7 +154,8 @@ impl RateLimiter {
 }
 
 /// Route middleware for one limiter: adds the `RateLimit-*` headers and rejects with 429 once
-/// the window's points are spent.
+/// the window's points are spent. A request with a valid API key ([`crate::auth`]) spends the
+/// key's budget (named by its subject, else the IP) with the points the key grants.
 pub async fn limit(
     State((state, limiter)): State<(AppState, Limiter)>,
     request: Request,
@@ -162,13 +164,24 @@ pub async fn limit(
     let Some(rate_limiter) = state.rate_limiter() else {
         return next.run(request).await;
     };
-    let Some(client) = state.client_ip(request.headers(), request.extensions()) else {
-        return next.run(request).await;
-    };
-    if state.is_internal_ip(&client) {
+    let ip = state.client_ip(request.headers(), request.extensions());
+    if ip.as_deref().is_some_and(|ip| state.is_internal_ip(ip)) {
         return next.run(request).await;
     }
-    let settings = state.settings().limiter(limiter);
+    let mut settings = state.settings().limiter(limiter);
+    let api_key = request.extensions().get::<ApiKey>();
+    let client = match (api_key, ip) {
+        (Some(key), ip) => {
+            settings.points = settings.points.max(key.points.unwrap_or(0));
+            match (&key.subject, ip) {
+                (Some(subject), _) => format!("apikey:{subject}"),
+                (None, Some(ip)) => ip,
+                (None, None) => return next.run(request).await,
+            }
+        }
+        (None, Some(ip)) => ip,
+        (None, None) => return next.run(request).await,
+    };
     let consumed = match rate_limiter.consume(limiter, settings, &client).await {
         Ok(consumed) => consumed,
         Err(error) => {

@@ -3,7 +3,9 @@
 //! through `indexer-query` at the height the caller asked for.
 
 pub mod addresses;
+pub mod affiliates;
 pub mod asset_positions;
+mod body;
 pub mod candles;
 pub mod compliance;
 pub mod fills;
@@ -16,12 +18,14 @@ pub mod perpetual_markets;
 pub mod perpetual_positions;
 pub mod pnl;
 pub mod rewards;
+pub mod signed_posts;
 pub mod social;
 pub mod sparklines;
 pub mod trade_history;
 pub mod trades;
 pub mod transfers;
 pub mod utility;
+pub mod vaults;
 
 use std::collections::HashMap;
 

@@ -93,3 +93,46 @@ pub async fn record_restricted(
     .await?;
     Ok(from_row(row))
 }
+
+/// The status after a successful geoblock check (`POST /v4/compliance/geoblock`): an address
+/// without a row becomes `COMPLIANT`; an existing row is returned unchanged.
+pub async fn ensure_status(
+    primary: &PgPool,
+    address: &str,
+) -> Result<ComplianceStatus, QueryError> {
+    let row: StatusRow = sqlx::query_as(
+        r#"WITH inserted AS (
+               INSERT INTO compliance_status (address, status) VALUES ($1, 'COMPLIANT')
+               ON CONFLICT (address) DO NOTHING
+               RETURNING status, reason, "updatedAt")
+           SELECT * FROM inserted
+           UNION ALL
+           SELECT status, reason, "updatedAt" FROM compliance_status WHERE address = $1
+           LIMIT 1"#,
+    )
+    .bind(address)
+    .fetch_one(primary)
+    .await?;
+    Ok(from_row(row))
+}
+
+/// Sets an address's status and reason (`POST /v4/compliance/setStatus`, operators only).
+pub async fn set_status(
+    primary: &PgPool,
+    address: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<ComplianceStatus, QueryError> {
+    let row: StatusRow = sqlx::query_as(
+        r#"INSERT INTO compliance_status (address, status, reason) VALUES ($1, $2, $3)
+           ON CONFLICT (address) DO UPDATE SET status = EXCLUDED.status,
+               reason = EXCLUDED.reason, "updatedAt" = now()
+           RETURNING status, reason, "updatedAt""#,
+    )
+    .bind(address)
+    .bind(status)
+    .bind(reason)
+    .fetch_one(primary)
+    .await?;
+    Ok(from_row(row))
+}

@@ -11,7 +11,7 @@
 //! [`orderbook`], [`trades`], [`candles`], [`funding`], [`subaccounts`] (subaccounts, asset and
 //! perpetual positions), [`orders`], [`fills`], [`transfers`], [`pnl`] (ticks and aggregated PnL),
 //! [`funding_payments`], [`rewards`], [`sparklines`], [`social`] (trader search, affiliates),
-//! [`trade_history`], [`compliance`] (screening state).
+//! [`trade_history`], [`compliance`] (screening state), [`vaults`] (megavault PnL and positions).
 
 /// `impl From<Paged<$item>> for $response`: the page's items under `$field`, its keys as `page`.
 macro_rules! response_from_paged {
@@ -27,6 +27,7 @@ macro_rules! response_from_paged {
     };
 }
 
+pub mod affiliates;
 pub mod blocks;
 pub mod candles;
 pub mod compliance;
@@ -48,6 +49,7 @@ pub mod subaccounts;
 pub mod trade_history;
 pub mod trades;
 pub mod transfers;
+pub mod vaults;
 
 pub use error::QueryError;
 pub use json::{IntString, IsoTime, Numeric, OrderedMap};

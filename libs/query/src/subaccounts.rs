@@ -508,7 +508,7 @@ fn usdc_position(signed_size: &Decimal, subaccount_number: i32) -> AssetPosition
 }
 
 /// A read-only snapshot transaction on the reader pool.
-async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, QueryError> {
+pub(crate) async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, QueryError> {
     Ok(pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?)
@@ -549,6 +549,18 @@ async fn subaccount_responses(
     rows.iter()
         .map(|row| state.subaccount(markets, row))
         .collect()
+}
+
+/// The response objects of those of `ids` that exist, by id, computed in the caller's snapshot
+/// (the vault routes read many unrelated subaccounts at once).
+pub async fn subaccount_responses_by_id(
+    conn: &mut PgConnection,
+    markets: &MarketsSnapshot,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Subaccount>, QueryError> {
+    let rows = subaccount_rows(&mut *conn, ids).await?;
+    let responses = subaccount_responses(conn, markets, &rows).await?;
+    Ok(rows.iter().map(|row| row.id).zip(responses).collect())
 }
 
 /// `GET /v4/addresses/{address}/subaccountNumber/{n}`.
