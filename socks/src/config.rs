@@ -32,6 +32,9 @@ use crate::limits::RateLimit;
 /// | `WS_HISTORY_MAX_MESSAGES` / `WS_HISTORY_MAX_AGE_MS` | 1000 / 60000 | resume buffer per channel id |
 /// | `WS_REORDER_WINDOW_MS` | 100 | how long a message that overtook its predecessor waits for it |
 /// | `PERPETUAL_MARKETS_REFRESHER_INTERVAL_MS` | 30000 | market cache refresh |
+/// | `COMPLIANCE_STATUS_CHECK_ENABLED` | true | account snapshots of `BLOCKED` addresses are refused (serve.md §2.6) |
+/// | `INDEXER_LEVEL_GEOBLOCKING_ENABLED` | false | account snapshots need `Geo-Origin-Status: ok` on the upgrade request |
+/// | `WHITELISTED_ADDRESSES` | empty | addresses that skip both checks |
 /// | `SOCKS_KAFKA_START` | `end` | where the feed starts reading: `end` or `beginning` |
 #[derive(Debug, Clone)]
 pub struct SocksConfig {
@@ -54,6 +57,26 @@ pub struct SocksConfig {
     pub reorder_window: Duration,
     pub market_refresh_interval: Duration,
     pub kafka_start: StartAt,
+    pub compliance: ComplianceRules,
+}
+
+/// The compliance and geo checks of account snapshots (serve.md §2.6, §5.6), the same rules and
+/// variables as comlink's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceRules {
+    pub status_check: bool,
+    pub geoblocking: bool,
+    pub whitelisted: Vec<String>,
+}
+
+impl Default for ComplianceRules {
+    fn default() -> Self {
+        Self {
+            status_check: true,
+            geoblocking: false,
+            whitelisted: Vec::new(),
+        }
+    }
 }
 
 impl Default for SocksConfig {
@@ -120,6 +143,11 @@ impl SocksConfig {
                     })
                 }
             },
+            compliance: ComplianceRules {
+                status_check: env.flag("COMPLIANCE_STATUS_CHECK_ENABLED", true)?,
+                geoblocking: env.flag("INDEXER_LEVEL_GEOBLOCKING_ENABLED", false)?,
+                whitelisted: env.list("WHITELISTED_ADDRESSES"),
+            },
         })
     }
 }
@@ -142,6 +170,8 @@ mod tests {
         assert_eq!(config.channel_limits, ChannelLimits::default());
         assert_eq!(config.max_frame_bytes, 65536);
         assert!(config.permessage_deflate);
+        assert_eq!(config.compliance, ComplianceRules::default());
+        assert!(config.compliance.status_check && !config.compliance.geoblocking);
         assert_eq!(config.kafka_start, StartAt::End);
     }
 

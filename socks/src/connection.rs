@@ -21,7 +21,7 @@ use crate::protocol::{
     close_codes, parse_client_frame, parse_resume, texts, ClientFrame, Render, SubscribeFields,
 };
 use crate::server::Context;
-use crate::snapshot::SnapshotError;
+use crate::snapshot::{GeoHeaders, SnapshotError};
 use crate::ws::frame::{self, opcode};
 use crate::ws::{deflate, Event, MessageReader, ReadError, Upgrade};
 
@@ -60,7 +60,8 @@ pub async fn serve(
         Arc::clone(&pongs),
         done.clone(),
     ));
-    let mut reader = Reader::new(Arc::clone(&handle), Arc::clone(&ctx));
+    let geo = Arc::new(GeoHeaders::from_upgrade(&upgrade));
+    let mut reader = Reader::new(Arc::clone(&handle), Arc::clone(&ctx), geo);
     let frames = MessageReader::new(ctx.config.max_frame_bytes, upgrade.deflate);
     reader
         .run(read_half, upgrade.leftover, frames, &pongs, &done)
@@ -260,13 +261,14 @@ fn count_sent(frames: u64, bytes: usize) {
 struct Reader {
     handle: Arc<ConnectionHandle>,
     ctx: Arc<Context>,
+    geo: Arc<GeoHeaders>,
     invalid: WindowLimiter<()>,
     pings: WindowLimiter<()>,
     subscribes: WindowLimiter<ChannelKey>,
 }
 
 impl Reader {
-    fn new(handle: Arc<ConnectionHandle>, ctx: Arc<Context>) -> Self {
+    fn new(handle: Arc<ConnectionHandle>, ctx: Arc<Context>, geo: Arc<GeoHeaders>) -> Self {
         let config = &ctx.config;
         Self {
             invalid: WindowLimiter::new(config.invalid_message_rate),
@@ -274,6 +276,7 @@ impl Reader {
             subscribes: WindowLimiter::new(config.subscribe_rate),
             handle,
             ctx,
+            geo,
         }
     }
 
@@ -466,6 +469,7 @@ impl Reader {
             .map(|v| parse_resume(v).unwrap_or_default());
         tokio::spawn(set_up(
             Arc::clone(&self.ctx),
+            Arc::clone(&self.geo),
             h,
             key,
             message_id,
@@ -478,6 +482,7 @@ impl Reader {
 /// Step B.4–5 of serve.md §5.4: resume or fetch the snapshot, then go live or answer the error.
 async fn set_up(
     ctx: Arc<Context>,
+    geo: Arc<GeoHeaders>,
     handle: Arc<ConnectionHandle>,
     key: ChannelKey,
     message_id: u64,
@@ -502,9 +507,12 @@ async fn set_up(
         }
     }
     let started = Instant::now();
-    let fetched = tokio::time::timeout(ctx.config.snapshot_timeout, ctx.snapshots.snapshot(&key))
-        .await
-        .unwrap_or_else(|_| Err(SnapshotError::Failed("snapshot timed out".into())));
+    let fetched = tokio::time::timeout(
+        ctx.config.snapshot_timeout,
+        ctx.snapshots.snapshot(&key, &geo),
+    )
+    .await
+    .unwrap_or_else(|_| Err(SnapshotError::Failed("snapshot timed out".into())));
     metrics::histogram!("socks_snapshot_seconds", "channel" => key.channel.name())
         .record(started.elapsed().as_secs_f64());
     match fetched {

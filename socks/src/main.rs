@@ -41,7 +41,12 @@ async fn run(service: &indexer_base::Service) -> anyhow::Result<()> {
         .await
         .context("loading perpetual markets")?;
     tracing::info!(markets = loaded, "perpetual-market cache loaded");
-    let snapshots = StoreSnapshots::new(pool.clone(), cache, markets.clone());
+    let snapshots = StoreSnapshots::with_compliance(
+        pool.clone(),
+        cache,
+        markets.clone(),
+        config.compliance.clone(),
+    );
     let ctx = Context::new(config.clone(), markets.clone(), snapshots);
     let kafka = KafkaSettings::from_env(&env)?;
     let feed = Feed::connect(&kafka, config.kafka_start)

@@ -21,6 +21,10 @@ pub mod texts {
     pub const RATE_LIMITED_REASON: &str = r#"{"message":"Rate limited"}"#;
     pub const RESTARTING_REASON: &str = r#"{"message":"Service restarting"}"#;
     pub const HEARTBEAT_TIMEOUT_REASON: &str = "Heartbeat timeout";
+    /// serve.md §2.3: an account snapshot of an address whose `compliance_status` is `BLOCKED`.
+    pub const COMPLIANCE_BLOCKED: &str = "Because this address appears to be a resident of, or trading from, a jurisdiction that violates our terms of use, or has engaged in activity that violates our terms of use, this address has been blocked.";
+    /// serve.md §2.3: an account snapshot requested from a restricted region (geoblocking on).
+    pub const GEOBLOCKED: &str = "Because you appear to be a resident of, or trading from, a jurisdiction that violates our terms of use, or have engaged in activity that violates our terms of use, you have been blocked. You may withdraw your funds from the protocol at any time.";
 
     pub fn invalid_type(kind: &str) -> String {
         format!("Invalid message type: {kind}")

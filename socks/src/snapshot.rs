@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use indexer_cache::Cache;
 use indexer_domain::CandleResolution;
 use indexer_query::candles::{candles, CandlesFilter};
+use indexer_query::compliance;
 use indexer_query::orders::{orders, OrdersFilter};
 use indexer_query::subaccounts::{parent_subaccount, subaccount, SubaccountSelector};
 use indexer_query::trades::{trades, TradesFilter};
@@ -26,9 +27,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::channels::{subaccount_number, Channel, ChannelKey};
+use crate::config::ComplianceRules;
 use crate::hub::Snapshot;
 use crate::markets::MarketDirectory;
-use crate::protocol::{Cursor, StreamId};
+use crate::protocol::{texts, Cursor, StreamId};
 
 /// `source` header value of vulcan's subaccount messages.
 pub const VULCAN_SOURCE: &str = "vulcan";
@@ -62,10 +64,39 @@ impl From<sqlx::Error> for SnapshotError {
     }
 }
 
+/// The geo headers of a connection's upgrade request (serve.md §5.1), which every snapshot
+/// request of the connection carries (the reference forwards them to comlink).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoHeaders {
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub status: Option<String>,
+}
+
+impl GeoHeaders {
+    /// From the upgrade request's headers (names in lower case).
+    pub fn from_upgrade(upgrade: &crate::ws::Upgrade) -> Self {
+        let header = |name: &str| upgrade.header(name).map(str::to_owned);
+        Self {
+            country: header("geo-origin-country"),
+            region: header("geo-origin-region"),
+            status: header("geo-origin-status"),
+        }
+    }
+
+    /// The edge marks allowed requests with `Geo-Origin-Status: ok` (exactly); anything else,
+    /// a missing header included, is restricted (serve.md §2.6 step 4).
+    pub fn origin_ok(&self) -> bool {
+        self.status.as_deref() == Some("ok")
+    }
+}
+
 /// Where initial payloads come from.
 #[async_trait]
 pub trait SnapshotSource: Send + Sync + 'static {
-    async fn snapshot(&self, key: &ChannelKey) -> Result<Snapshot, SnapshotError>;
+    /// The snapshot of `key` for a connection whose upgrade request had `geo`.
+    async fn snapshot(&self, key: &ChannelKey, geo: &GeoHeaders)
+        -> Result<Snapshot, SnapshotError>;
 }
 
 /// Snapshots read from Redis and Postgres.
@@ -73,19 +104,59 @@ pub struct StoreSnapshots {
     pub pool: PgPool,
     pub cache: Cache,
     pub markets: MarketDirectory,
+    pub compliance: ComplianceRules,
 }
+
+/// Statuses that may keep trading (closing positions) even from a restricted region.
+const CLOSE_ONLY_STATUSES: [&str; 2] = ["CLOSE_ONLY", "FIRST_STRIKE_CLOSE_ONLY"];
 
 fn json<T: Serialize>(value: &T) -> Result<String, SnapshotError> {
     serde_json::to_string(value).map_err(|e| SnapshotError::Failed(e.to_string()))
 }
 
 impl StoreSnapshots {
+    /// With the default compliance rules (status check on, geoblocking off).
     pub fn new(pool: PgPool, cache: Cache, markets: MarketDirectory) -> Arc<Self> {
+        Self::with_compliance(pool, cache, markets, ComplianceRules::default())
+    }
+
+    pub fn with_compliance(
+        pool: PgPool,
+        cache: Cache,
+        markets: MarketDirectory,
+        compliance: ComplianceRules,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
             cache,
             markets,
+            compliance,
         })
+    }
+
+    /// comlink's check of account routes (serve.md §2.6), whose 403 the reference's socks turns
+    /// into an error frame with the text (§5.6): whitelisted → allowed; `compliance_status`
+    /// close-only → allowed, `BLOCKED` → refused; then, with geoblocking on, a request not marked
+    /// `Geo-Origin-Status: ok` → refused.
+    async fn check_compliance(&self, address: &str, geo: &GeoHeaders) -> Result<(), SnapshotError> {
+        let rules = &self.compliance;
+        if rules.whitelisted.iter().any(|w| w == address) {
+            return Ok(());
+        }
+        if rules.status_check {
+            let status = compliance::status(&self.pool, address).await?;
+            match status.as_ref().map(|s| s.status.as_str()) {
+                Some(status) if CLOSE_ONLY_STATUSES.contains(&status) => return Ok(()),
+                Some("BLOCKED") => {
+                    return Err(SnapshotError::Blocked(texts::COMPLIANCE_BLOCKED.into()))
+                }
+                _ => {}
+            }
+        }
+        if rules.geoblocking && !geo.origin_ok() {
+            return Err(SnapshotError::Blocked(texts::GEOBLOCKED.into()));
+        }
+        Ok(())
     }
 
     fn unknown_market(ticker: &str) -> SnapshotError {
@@ -196,8 +267,13 @@ impl StoreSnapshots {
 
     /// `{"subaccount": …, "orders": […], "blockHeight": "…"}`, or `{}` when the subaccount
     /// does not exist (serve.md §5.6).
-    async fn subaccount(&self, key: &ChannelKey) -> Result<Snapshot, SnapshotError> {
+    async fn subaccount(
+        &self,
+        key: &ChannelKey,
+        geo: &GeoHeaders,
+    ) -> Result<Snapshot, SnapshotError> {
         let (address, number) = split_subaccount_id(&key.id)?;
+        self.check_compliance(address, geo).await?;
         let parent = key.channel == Channel::ParentSubaccounts;
         let mut cursors = Vec::new();
         if !parent {
@@ -353,14 +429,18 @@ fn orders_filter(statuses: &[&str], good_til_block_after: Option<i64>) -> Orders
 
 #[async_trait]
 impl SnapshotSource for StoreSnapshots {
-    async fn snapshot(&self, key: &ChannelKey) -> Result<Snapshot, SnapshotError> {
+    async fn snapshot(
+        &self,
+        key: &ChannelKey,
+        geo: &GeoHeaders,
+    ) -> Result<Snapshot, SnapshotError> {
         match key.channel {
             Channel::Orderbook => self.orderbook(&key.id).await,
             Channel::BlockHeight => self.block_height().await,
             Channel::Trades => self.trades(&key.id).await,
             Channel::Candles => self.candles(&key.id).await,
             Channel::Markets => self.markets().await,
-            Channel::Subaccounts | Channel::ParentSubaccounts => self.subaccount(key).await,
+            Channel::Subaccounts | Channel::ParentSubaccounts => self.subaccount(key, geo).await,
         }
     }
 }

@@ -25,7 +25,7 @@ use futures::{SinkExt, StreamExt};
 use socks::channels::{Channel, ChannelKey};
 use socks::markets::MarketDirectory;
 use socks::protocol::{Cursor, StreamId};
-use socks::snapshot::{SnapshotError, SnapshotSource};
+use socks::snapshot::{GeoHeaders, SnapshotError, SnapshotSource};
 use socks::{ChannelMessage, Context, Server, Snapshot, SocksConfig};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -61,7 +61,11 @@ struct EmptySnapshots;
 
 #[async_trait]
 impl SnapshotSource for EmptySnapshots {
-    async fn snapshot(&self, _key: &ChannelKey) -> Result<Snapshot, SnapshotError> {
+    async fn snapshot(
+        &self,
+        _key: &ChannelKey,
+        _geo: &GeoHeaders,
+    ) -> Result<Snapshot, SnapshotError> {
         Ok(Snapshot {
             contents: "{}".into(),
             cursors: Vec::new(),

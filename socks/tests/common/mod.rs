@@ -55,8 +55,14 @@ impl TestServer {
         let cache = Cache::connect(&redis).await.unwrap();
         let markets = MarketDirectory::default();
         markets.refresh(db.pool()).await.unwrap();
-        let snapshots = StoreSnapshots::new(db.pool().clone(), cache.clone(), markets.clone());
-        let ctx = Context::new(config(overrides), markets, snapshots);
+        let config = config(overrides);
+        let snapshots = StoreSnapshots::with_compliance(
+            db.pool().clone(),
+            cache.clone(),
+            markets.clone(),
+            config.compliance.clone(),
+        );
+        let ctx = Context::new(config, markets, snapshots);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = Server::start(Arc::clone(&ctx), listener);
         let url = format!("ws://{}/v4/ws", server.local_addr());
@@ -172,7 +178,17 @@ pub enum Seen {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Client::connect_with_headers(url, &[]).await
+    }
+
+    /// Connects with extra headers on the upgrade request (the edge's geo headers).
+    pub async fn connect_with_headers(url: &str, headers: &[(&'static str, &str)]) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Client { ws }
     }
 

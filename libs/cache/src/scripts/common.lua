@@ -39,6 +39,56 @@ local function int_str(x)
   return string.format('%.0f', x)
 end
 
+-- A quantity is a plain Lua number below 10^15 (exact: < 2^53), the common case, and two limbs
+-- beyond; the limb arithmetic (a table per value) costs several times the number path.
+local SMALL_DIGITS = 15
+local SMALL_LIMIT = 1e15
+
+local function qty(text)
+  if #text <= SMALL_DIGITS then return tonumber(text) end
+  return big(text)
+end
+
+local function as_big(q)
+  if type(q) == 'number' then
+    local hi = math.floor(q / LIMB)
+    return {hi, q - hi * LIMB}
+  end
+  return q
+end
+
+local function q_cmp(a, b)
+  if type(a) == 'number' and type(b) == 'number' then
+    if a == b then return 0 end
+    return a < b and -1 or 1
+  end
+  return big_cmp(as_big(a), as_big(b))
+end
+
+-- a - b for a >= b.
+local function q_sub(a, b)
+  if type(a) == 'number' and type(b) == 'number' then return a - b end
+  return big_sub(as_big(a), as_big(b))
+end
+
+local function q_is_zero(q)
+  if type(q) == 'number' then return q == 0 end
+  return big_is_zero(q)
+end
+
+local function q_str(q)
+  if type(q) == 'number' then return int_str(q) end
+  return big_str(q)
+end
+
+-- from - to as an HINCRBY argument: a number on the small path (Redis formats integral numbers
+-- exactly), a signed decimal string beyond.
+local function q_delta(from, to)
+  if type(from) == 'number' and type(to) == 'number' then return from - to end
+  if q_cmp(from, to) >= 0 then return big_str(q_sub(from, to)) end
+  return '-' .. big_str(q_sub(to, from))
+end
+
 -- Protobuf varints. Small fields (enums, lengths, tags) as numbers; quantums exactly as limbs.
 local function varint(s, i)
   local value, scale = 0, 1
@@ -89,7 +139,7 @@ end
 -- What the book needs from a stored RedisOrder: IndexerOrder.side (2), .quantums (3),
 -- .time_in_force (7) inside field 2, and the human price (field 5), the level's hash field.
 local function book_facts(blob)
-  local facts = {side = 0, quantums = {0, 0}, tif = 0, price = ''}
+  local facts = {side = 0, quantums = {0, 0}, tif = 0, price = ''} -- quantums: limbs, then a quantity
   local i, n = 1, #blob
   while i <= n do
     local tag
@@ -123,6 +173,9 @@ local function book_facts(blob)
       i = skip_field(blob, i, wire)
     end
   end
+  if facts.quantums[1] < SMALL_LIMIT / LIMB then
+    facts.quantums = facts.quantums[1] * LIMB + facts.quantums[2]
+  end
   return facts
 end
 
@@ -133,7 +186,7 @@ local function stored_facts(facts_text, blob)
   if facts_text then
     local side, immediate, quantums, price = string.match(facts_text, '^(%d)(%d)(%d+):(.*)$')
     if side then
-      return {side = tonumber(side), tif = immediate == '1' and 1 or 0, quantums = big(quantums), price = price}
+      return {side = tonumber(side), tif = immediate == '1' and 1 or 0, quantums = qty(quantums), price = price}
     end
   end
   return book_facts(blob)

@@ -1,5 +1,5 @@
 -- Writes to shared sets and hashes that no later operation of the same script reads (canceled
--- sets, expiry set, subaccount order ids, level lastUpdated) are collected per key and flushed
+-- sets, expiry set, level lastUpdated and emptied levels) are collected per key and flushed
 -- as one command per key at the end of the script: the last write per (key, member) wins, so
 -- the final state is exactly what applying them one by one would give, at a fraction of the
 -- redis.call count. Still inside the one atomic script: no reader sees the difference.

@@ -13,7 +13,7 @@ local function place_order(ctx, kb, ab)
   local placed, replaced, old_filled, old_resting = 0, 0, '0', 'false'
   if not current[1] then
     redis.call('MSET', order_key, blob, data_key, expiry .. '_0_false', facts_key, facts)
-    defer(ctx, 'h', subaccount_key, uuid, '1')
+    redis.call('HSET', subaccount_key, uuid, '1')
     if short_term then defer(ctx, 'z', ctx.expiry_key, uuid, expiry) end
     placed = 1
   else

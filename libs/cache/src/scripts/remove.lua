@@ -28,21 +28,21 @@ local function remove_order(ctx, kb, ab)
     return emit(ctx, 'R not_expired')
   end
   redis.call('DEL', order_key, data_key, facts_key)
-  defer(ctx, 'h', subaccount_key, uuid, nil)
+  redis.call('HDEL', subaccount_key, uuid)
   defer(ctx, 'z', ctx.expiry_key, uuid, nil)
   local facts = stored_facts(current[4], current[1])
-  local filled_b = big(filled)
-  local exceeds, remaining = 0, {0, 0}
-  local order = big_cmp(filled_b, facts.quantums)
+  local filled_q = qty(filled)
+  local exceeds, remaining = 0, 0
+  local order = q_cmp(filled_q, facts.quantums)
   if order > 0 then exceeds = 1 end
-  if order < 0 then remaining = big_sub(facts.quantums, filled_b) end
-  local changed, level, seq, clamped = 0, '', '', 0
-  if resting ~= 'false' and not is_immediate(facts) and (stateful_cancel or not big_is_zero(remaining)) then
+  if order < 0 then remaining = q_sub(facts.quantums, filled_q) end
+  local changed, level, seq, clamped = 0, '-', '-', 0
+  if resting ~= 'false' and not is_immediate(facts) and (stateful_cancel or not q_is_zero(remaining)) then
     local group = ctx.groups[g]
-    if big_is_zero(remaining) then
+    if q_is_zero(remaining) then
       level = level_size(group, facts.side, facts.price)
     else
-      level, clamped = change_level(ctx, group, facts.side, facts.price, '-' .. big_str(remaining))
+      level, clamped = change_level(ctx, group, facts.side, facts.price, q_delta(0, remaining))
     end
     seq = next_seq(ctx, g)
     changed = 1
@@ -51,6 +51,6 @@ local function remove_order(ctx, kb, ab)
     if status == '1' then remember_canceled(ctx, ctx.best_effort_key, uuid) end
     if status == '2' then remember_canceled(ctx, ctx.cancelled_key, uuid) end
   end
-  emit(ctx, table.concat({'R', 'removed', filled, resting, field(current[3]), changed, facts.side,
-    field(facts.price), field(level), field(seq), exceeds, clamped}, ' '), current[1])
+  emit(ctx, 'R removed ' .. filled .. ' ' .. resting .. ' ' .. field(current[3]) .. ' ' .. changed .. ' ' .. facts.side
+    .. ' ' .. field(facts.price) .. ' ' .. level .. ' ' .. seq .. ' ' .. exceeds .. ' ' .. clamped, current[1])
 end

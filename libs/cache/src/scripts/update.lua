@@ -24,26 +24,23 @@ local function update_order(ctx, kb, ab)
   local facts
   if current[2] then facts = stored_facts(current[2], nil) else facts = book_facts(redis.call('GET', KEYS[kb + 1])) end
   local size = facts.quantums
-  local new_b, old_b = big(new_filled), big(old_filled)
+  local new_q, old_q = qty(new_filled), qty(old_filled)
   local new_exceeds, old_exceeds = 0, 0
-  if big_cmp(new_b, size) > 0 then new_b = size; new_exceeds = 1 end
-  if big_cmp(old_b, size) > 0 then old_b = size; old_exceeds = 1 end
+  if q_cmp(new_q, size) > 0 then new_q = size; new_exceeds = 1 end
+  if q_cmp(old_q, size) > 0 then old_q = size; old_exceeds = 1 end
   -- Not resting yet: the order enters with its remaining size. Resting: fills shrink the level,
   -- and a lower total (an optimistic fill that did not make it into a block) grows it back.
   local from, to
-  if old_resting ~= 'true' then from, to = size, new_b else from, to = old_b, new_b end
-  local outcome, level, seq, clamped = 'changed', '', '', 0
-  local order = big_cmp(from, to)
-  if order == 0 then
+  if old_resting ~= 'true' then from, to = size, new_q else from, to = old_q, new_q end
+  local outcome, level, seq, clamped = 'changed', '-', '-', 0
+  if q_cmp(from, to) == 0 then
     outcome = 'zero_delta'
   elseif is_immediate(facts) then
     outcome = 'immediate'
   else
-    local delta
-    if order > 0 then delta = big_str(big_sub(from, to)) else delta = '-' .. big_str(big_sub(to, from)) end
-    level, clamped = change_level(ctx, ctx.groups[g], facts.side, facts.price, delta)
+    level, clamped = change_level(ctx, ctx.groups[g], facts.side, facts.price, q_delta(from, to))
     seq = next_seq(ctx, g)
   end
-  emit(ctx, table.concat({'U', outcome, old_filled, old_resting, facts.side, field(facts.price), field(level),
-    field(seq), new_exceeds, old_exceeds, clamped}, ' '))
+  emit(ctx, 'U ' .. outcome .. ' ' .. old_filled .. ' ' .. old_resting .. ' ' .. facts.side .. ' ' .. field(facts.price)
+    .. ' ' .. level .. ' ' .. seq .. ' ' .. new_exceeds .. ' ' .. old_exceeds .. ' ' .. clamped)
 end
