@@ -6,7 +6,7 @@
 //!   (quirk Q2 fixed), not as two double-quote characters;
 //! * block 3's `totalRealizedPnl` of A's new long is asserted as the §4.7.1 rule computes it
 //!   (−fee = −1 for a 1 000 000 quote-quantum taker fee); the spec's prose says `-0.5` (see
-//!   decisions.md, "Open points").
+//!   decisions.md, "§4.12 block 3: A's `totalRealizedPnl` is `-1`").
 
 use chrono::{DateTime, Utc};
 use ender::block::{BlockOutcome, RedisEffect};
