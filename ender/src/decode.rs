@@ -144,6 +144,28 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// The handler that applies this payload: the event subtype, as a bounded metric label.
+    pub fn handler(&self) -> &'static str {
+        match self {
+            Payload::OrderFill(_) => "order_fill",
+            Payload::SubaccountUpdate(_) => "subaccount_update",
+            Payload::Transfer(_) => "transfer",
+            Payload::Market(_) => "market",
+            Payload::FundingValues(_) => "funding_values",
+            Payload::StatefulOrder(_) => "stateful_order",
+            Payload::Asset(_) => "asset",
+            Payload::PerpetualMarket(_) => "perpetual_market",
+            Payload::LiquidityTier(_) => "liquidity_tier",
+            Payload::UpdatePerpetual(_) => "update_perpetual",
+            Payload::UpdateClobPair(_) => "update_clob_pair",
+            Payload::Deleveraging(_) => "deleveraging",
+            Payload::TradingReward(_) => "trading_reward",
+            Payload::RegisterAffiliate(_) => "register_affiliate",
+            Payload::UpsertVault(_) => "upsert_vault",
+            Payload::Ignored(_) => "ignored",
+        }
+    }
+
     /// Events applied in the second pass of a non-genesis block (and first in genesis): markets,
     /// assets, perpetual markets, liquidity tiers, perpetual and clob pair updates, funding, vaults.
     pub fn is_ordered(&self) -> bool {

@@ -2,6 +2,7 @@
 //! advance the progress marker in one transaction. Caches change only after the commit.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
 
 use indexer_domain::{ids, Decimal};
 use indexer_proto::events::{
@@ -25,6 +26,25 @@ pub struct BlockInputs {
     pub mid_prices: HashMap<String, Decimal>,
     pub message_timestamp_ms: Option<i64>,
     pub settings: ProcessSettings,
+}
+
+/// Histogram of each stage of a block: `prefetch` (the rows it reads), `prefetch_markets` (open
+/// interest and fresh perpetual markets, when needed), `process`, `write`, `commit`.
+pub const STAGE_SECONDS: &str = "ender_block_stage_seconds";
+
+/// Times consecutive stages of one block.
+struct Stages(Instant);
+
+impl Stages {
+    fn start() -> Self {
+        Stages(Instant::now())
+    }
+
+    /// Records the stage that just ended and starts the next.
+    fn done(self, stage: &'static str) -> Self {
+        metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(self.0.elapsed().as_secs_f64());
+        Stages::start()
+    }
 }
 
 /// Keys of the rows a block reads.
@@ -193,10 +213,12 @@ pub async fn apply_block(
     inputs: BlockInputs,
 ) -> Result<Committed, BlockError> {
     let keys = prefetch_keys(block, caches);
+    let stage = Stages::start();
     let mut tx = pool.begin().await?;
     let rows =
         ender_state::load_block_rows(&mut tx, &keys.orders, &keys.positions, &keys.subaccounts)
             .await?;
+    let stage = stage.done("prefetch");
     let open_interest = if candles::needs_open_interest(block, caches) {
         let map = ender_state::open_interest_by_perpetual(&mut tx).await?;
         Some(
@@ -225,10 +247,14 @@ pub async fn apply_block(
     state.settings = inputs.settings;
     state.open_interest = open_interest;
     state.fresh_perpetual_markets = fresh_perpetual_markets;
+    let stage = stage.done("prefetch_markets");
     let outcome = process_block(block, &state)?;
+    let stage = stage.done("process");
     let summary =
         indexer_store::write::write_block(&mut tx, i64::from(block.height), &outcome.write).await?;
+    let stage = stage.done("write");
     tx.commit().await?;
+    stage.done("commit");
     Ok(Committed {
         outcome,
         epoch: summary.epoch,

@@ -187,11 +187,15 @@ fn record(verdict: &Verdict, started: Instant, settings: &EnderSettings, readine
             metrics::counter!("ender_blocks_processed_total").increment(1);
             metrics::histogram!("ender_block_processing_seconds")
                 .record(started.elapsed().as_secs_f64());
+            metrics::histogram!("ender_events_per_block")
+                .record(committed.outcome.write.tendermint_events.len() as f64);
             metrics::gauge!("ender_processed_height").set(f64::from(*height));
             let block_time = committed.outcome.write.block.as_ref().map(|b| b.time);
             if let Some(block_time) = block_time {
+                // Block time to commit: what a user waits before the chain's state is queryable.
                 let lag = (Utc::now() - block_time).to_std().unwrap_or_default();
                 metrics::gauge!("ender_block_lag_seconds").set(lag.as_secs_f64());
+                metrics::histogram!("ender_block_commit_lag_seconds").record(lag.as_secs_f64());
                 readiness.set_ready(READY_LAG, lag <= settings.max_lag);
             }
             for notice in &committed.outcome.notices {

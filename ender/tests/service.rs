@@ -19,10 +19,14 @@ use prost::Message;
 use sqlx::PgPool;
 
 fn block(height: u32, events: Vec<IndexerTendermintEvent>) -> Vec<u8> {
+    block_at(height, 1_704_067_200 + i64::from(height), events)
+}
+
+fn block_at(height: u32, unix_seconds: i64, events: Vec<IndexerTendermintEvent>) -> Vec<u8> {
     IndexerTendermintBlock {
         height,
         time: Some(prost_types::Timestamp {
-            seconds: 1_704_067_200 + i64::from(height),
+            seconds: unix_seconds,
             nanos: 0,
         }),
         events,
@@ -64,19 +68,8 @@ where
     }
 }
 
-async fn processed_height(pool: &PgPool) -> Option<i64> {
-    sqlx::query_scalar("SELECT last_processed_height FROM ender_progress")
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ender_ingests_from_kafka_publishes_through_the_outbox_and_stops_on_a_gap() {
-    let db = TestDb::new().await;
-    let topics = TestTopics::new().await;
-    let redis_prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
-    let env: Vec<(String, String)> = vec![
+fn service_env(db: &TestDb, topics: &TestTopics, max_lag_ms: &str) -> Vec<(String, String)> {
+    vec![
         ("DATABASE_URL".into(), db.url().to_owned()),
         ("KAFKA_BROKER_URLS".into(), topics.settings.brokers.clone()),
         (
@@ -89,16 +82,42 @@ async fn ender_ingests_from_kafka_publishes_through_the_outbox_and_stops_on_a_ga
         ),
         ("KAFKA_SESSION_TIMEOUT_MS".into(), "10000".into()),
         ("KAFKA_HEARTBEAT_INTERVAL_MS".into(), "3000".into()),
-        ("REDIS_KEY_PREFIX".into(), redis_prefix),
-        ("ENDER_MAX_LAG_MS".into(), "999999999999".into()),
-    ];
+        (
+            "REDIS_KEY_PREFIX".into(),
+            format!("test-{}:", uuid::Uuid::new_v4().simple()),
+        ),
+        ("ENDER_MAX_LAG_MS".into(), max_lag_ms.into()),
+    ]
+}
+
+async fn start_service(env: Vec<(String, String)>) -> RunningService {
     let binary = env!("CARGO_BIN_EXE_ender");
-    let mut service = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         RunningService::start_healthy(binary, &refs)
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn readyz(admin: std::net::SocketAddr) -> u16 {
+    tokio::task::spawn_blocking(move || http_get(admin, "/readyz").map(|r| r.status).unwrap_or(0))
+        .await
+        .unwrap()
+}
+
+async fn processed_height(pool: &PgPool) -> Option<i64> {
+    sqlx::query_scalar("SELECT last_processed_height FROM ender_progress")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ender_ingests_from_kafka_publishes_through_the_outbox_and_stops_on_a_gap() {
+    let db = TestDb::new().await;
+    let topics = TestTopics::new().await;
+    let mut service = start_service(service_env(&db, &topics, "999999999999")).await;
 
     let producer = BusProducer::new(&topics.settings).unwrap();
     let headers = MessageHeaders::new();
@@ -160,6 +179,25 @@ async fn ender_ingests_from_kafka_publishes_through_the_outbox_and_stops_on_a_ga
         .await
         .unwrap();
     assert_eq!(ready, 200, "{}", service.output());
+    let metrics = tokio::task::spawn_blocking(move || http_get(admin, "/metrics").unwrap().body)
+        .await
+        .unwrap();
+    for series in [
+        "ender_block_processing_seconds_bucket",
+        "ender_events_per_block",
+        "ender_block_commit_lag_seconds_bucket",
+        "ender_block_lag_seconds",
+        "ender_outbox_backlog",
+        r#"ender_block_stage_seconds_bucket{stage="write""#,
+        r#"ender_handler_seconds_bucket{handler="market""#,
+        r#"ender_sql_statement_seconds_bucket{statement="markets""#,
+        r#"ender_sql_statement_seconds_bucket{statement="outbox""#,
+    ] {
+        assert!(
+            metrics.contains(series),
+            "/metrics lacks {series} after processing blocks:\n{metrics}"
+        );
+    }
     producer
         .send(Topic::ToEnder, None, &block(5, vec![]), &headers)
         .await
@@ -186,6 +224,56 @@ async fn ender_ingests_from_kafka_publishes_through_the_outbox_and_stops_on_a_ga
     .await
     .unwrap();
     assert!(status.success(), "ender exits cleanly on SIGTERM: {status}");
+    drop(producer);
+    topics.cleanup().await.unwrap();
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_fails_while_blocks_are_committed_later_than_the_lag_budget() {
+    let db = TestDb::new().await;
+    let topics = TestTopics::new().await;
+    let service = start_service(service_env(&db, &topics, "60000")).await;
+    let admin = service.admin_addr;
+    let producer = BusProducer::new(&topics.settings).unwrap();
+    let headers = MessageHeaders::new();
+    let now = chrono::Utc::now().timestamp();
+    let pool = db.pool().clone();
+
+    // A block produced an hour ago is committed an hour late: more than the 60 s budget.
+    producer
+        .send(
+            Topic::ToEnder,
+            None,
+            &block_at(0, now - 3_600, vec![market_create()]),
+            &headers,
+        )
+        .await
+        .unwrap();
+    wait_for("block 0", || async {
+        processed_height(&pool).await == Some(0)
+    })
+    .await;
+    wait_for("/readyz to fail on the lag", || async {
+        readyz(admin).await == 503
+    })
+    .await;
+
+    // Caught up: a block from now is within the budget again.
+    producer
+        .send(Topic::ToEnder, None, &block_at(1, now, vec![]), &headers)
+        .await
+        .unwrap();
+    wait_for("block 1", || async {
+        processed_height(&pool).await == Some(1)
+    })
+    .await;
+    wait_for("/readyz to recover", || async {
+        readyz(admin).await == 200
+    })
+    .await;
+
+    drop(service);
     drop(producer);
     topics.cleanup().await.unwrap();
     db.cleanup().await;

@@ -14,34 +14,57 @@ fn col<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
 }
 
-/// Writes the domain rows in foreign-key order.
+/// Histogram of one write statement's duration, labelled by `statement` (the table, or
+/// `outbox` / `channel_sequences` / `progress`): where a slow block spends its database time.
+pub const STATEMENT_SECONDS: &str = "ender_sql_statement_seconds";
+
+/// Runs one statement and records its duration under `statement`.
+pub(super) async fn timed<T>(
+    statement: &'static str,
+    run: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let result = run.await;
+    metrics::histogram!(STATEMENT_SECONDS, "statement" => statement)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Writes the domain rows in foreign-key order; a table without rows costs nothing.
 pub(super) async fn write_rows(conn: &mut PgConnection, w: &BlockWrite) -> Result<(), StoreError> {
+    macro_rules! table {
+        ($name:ident) => {
+            if !w.$name.is_empty() {
+                timed(stringify!($name), $name(conn, &w.$name)).await?;
+            }
+        };
+    }
     if let Some(block) = &w.block {
-        sqlx::query(r#"INSERT INTO blocks ("blockHeight", "time") VALUES ($1, $2)"#)
+        let insert = sqlx::query(r#"INSERT INTO blocks ("blockHeight", "time") VALUES ($1, $2)"#)
             .bind(block.block_height)
             .bind(block.time)
-            .execute(&mut *conn)
-            .await?;
+            .execute(&mut *conn);
+        timed("blocks", async { Ok(insert.await?) }).await?;
     }
-    transactions(conn, &w.transactions).await?;
-    tendermint_events(conn, &w.tendermint_events).await?;
-    markets(conn, &w.markets).await?;
-    liquidity_tiers(conn, &w.liquidity_tiers).await?;
-    assets(conn, &w.assets).await?;
-    perpetual_markets(conn, &w.perpetual_markets).await?;
-    subaccounts(conn, &w.subaccounts).await?;
-    wallets(conn, &w.wallets).await?;
-    orders(conn, &w.orders).await?;
-    perpetual_positions(conn, &w.perpetual_positions).await?;
-    fills(conn, &w.fills).await?;
-    asset_positions(conn, &w.asset_positions).await?;
-    transfers(conn, &w.transfers).await?;
-    oracle_prices(conn, &w.oracle_prices).await?;
-    funding_index_updates(conn, &w.funding_index_updates).await?;
-    trading_rewards(conn, &w.trading_rewards).await?;
-    affiliate_referred_users(conn, &w.affiliate_referred_users).await?;
-    vaults(conn, &w.vaults).await?;
-    candles(conn, &w.candles).await?;
+    table!(transactions);
+    table!(tendermint_events);
+    table!(markets);
+    table!(liquidity_tiers);
+    table!(assets);
+    table!(perpetual_markets);
+    table!(subaccounts);
+    table!(wallets);
+    table!(orders);
+    table!(perpetual_positions);
+    table!(fills);
+    table!(asset_positions);
+    table!(transfers);
+    table!(oracle_prices);
+    table!(funding_index_updates);
+    table!(trading_rewards);
+    table!(affiliate_referred_users);
+    table!(vaults);
+    table!(candles);
     Ok(())
 }
 
@@ -624,7 +647,7 @@ pub(super) async fn append_outbox(
     if messages.is_empty() {
         return Ok(0);
     }
-    let mut next_seq = reserve_sequences(conn, messages).await?;
+    let mut next_seq = timed("channel_sequences", reserve_sequences(conn, messages)).await?;
     let mut headers = Vec::with_capacity(messages.len());
     for message in messages {
         let mut map = serde_json::Map::new();
@@ -645,7 +668,7 @@ pub(super) async fn append_outbox(
         }
         headers.push(serde_json::Value::Object(map));
     }
-    sqlx::query(
+    let insert = sqlx::query(
         r#"INSERT INTO ender_outbox (block_height, topic, partition_key, payload, headers)
            SELECT $1, t, k, p, h FROM UNNEST($2::text[], $3::bytea[], $4::bytea[], $5::jsonb[])
              WITH ORDINALITY AS u(t, k, p, h, n) ORDER BY n"#,
@@ -655,8 +678,8 @@ pub(super) async fn append_outbox(
     .bind(col(messages, |m| m.partition_key.clone()))
     .bind(col(messages, |m| m.payload.clone()))
     .bind(headers)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *conn);
+    timed("outbox", async { Ok(insert.await?) }).await?;
     Ok(messages.len())
 }
 
