@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ingest;
+pub mod python;
 pub mod seed;
 
 use std::time::Duration;
