@@ -768,3 +768,117 @@ async fn ender_ingests_the_chain_into_a_fresh_database_and_agrees_with_its_ledge
     assert!(deposits >= accounts as i64);
     db.cleanup().await;
 }
+
+/// The binary publishes exactly the library's output: every block on `to-ender` in height
+/// order, and before each block its off-chain updates on `to-vulcan`, each on the partition
+/// murmur2 of its order-id key picks, in generation order within a partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_publishes_each_blocks_off_chain_updates_then_the_block() {
+    use indexer_bus::consumer::{BusConsumer, ConsumerOptions, Decoder, StartAt};
+    use indexer_bus::partition::partition_for_key;
+    use indexer_bus::topics::{Topic, TopicLayout};
+    use indexer_testkit::kafka::TestTopics;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    const BLOCKS: usize = 25;
+    const PARTITIONS: i32 = 8;
+    let topics =
+        TestTopics::with_layout(TopicLayout::uniform(1).with(Topic::ToVulcan, PARTITIONS)).await;
+    // The binary's documented defaults with these settings.
+    let config = ChainConfig {
+        accounts: 6,
+        funding_interval_blocks: 3_600,
+        block_interval_secs: 1,
+        genesis_time_secs: 1_704_067_200,
+        ..ChainConfig::with_markets(3, 3)
+    };
+    let expected = outputs(config, BLOCKS);
+    let mut devnet = Command::new(env!("CARGO_BIN_EXE_devnet"))
+        .env("ADMIN_HOST", "127.0.0.1")
+        .env("ADMIN_PORT", "0")
+        .env("NODE_ENV", "test")
+        .env("LOG_LEVEL", "warn")
+        .env_remove("BUGSNAG_KEY")
+        .env("KAFKA_TOPIC_PREFIX", &topics.settings.topic_prefix)
+        .env("DEVNET_SEED", "3")
+        .env("DEVNET_MARKETS", "3")
+        .env("DEVNET_ACCOUNTS", "6")
+        .env("DEVNET_GENESIS_TIME", "1704067200")
+        .env("DEVNET_BLOCKS_PER_SECOND", "max")
+        .env("DEVNET_BLOCKS", BLOCKS.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("devnet starts");
+
+    let decoder: Decoder<Vec<u8>> = Box::new(|bytes: &[u8]| Ok(bytes.to_vec()));
+    let options = ConsumerOptions::new(
+        format!("devnet-test-{}", uuid::Uuid::new_v4()),
+        [Topic::ToEnder, Topic::ToVulcan],
+    );
+    let consumer = BusConsumer::assign(&topics.settings, &options, StartAt::Beginning, decoder)
+        .await
+        .unwrap();
+    let ender_topic = topics.name(Topic::ToEnder);
+    let wanted_updates: usize = expected.iter().map(|o| o.off_chain.len()).sum();
+    let mut blocks: Vec<(Vec<u8>, i64)> = Vec::new();
+    let mut updates: HashMap<i32, Vec<(Vec<u8>, Vec<u8>, i64)>> = HashMap::new();
+    let mut received_updates = 0;
+    while blocks.len() < BLOCKS || received_updates < wanted_updates {
+        let message = tokio::time::timeout(Duration::from_secs(60), consumer.next())
+            .await
+            .expect("devnet publishes everything")
+            .unwrap();
+        let time = message.meta.timestamp_ms.unwrap();
+        if message.meta.topic == ender_topic {
+            blocks.push((message.value, time));
+        } else {
+            received_updates += 1;
+            let key = message
+                .meta
+                .key
+                .clone()
+                .expect("to-vulcan messages are keyed");
+            updates
+                .entry(message.meta.partition)
+                .or_default()
+                .push((key, message.value, time));
+        }
+    }
+    devnet.kill().unwrap();
+    devnet.wait().unwrap();
+    drop(consumer);
+
+    let mut expected_by_partition: HashMap<i32, Vec<(Vec<u8>, Vec<u8>, usize)>> = HashMap::new();
+    for (height, output) in expected.iter().enumerate() {
+        assert_eq!(
+            blocks[height].0,
+            output.block.encode_to_vec(),
+            "block {height}"
+        );
+        for message in &output.off_chain {
+            expected_by_partition
+                .entry(partition_for_key(&message.key, PARTITIONS))
+                .or_default()
+                .push((message.key.to_vec(), message.encode(), height));
+        }
+    }
+    assert!(
+        expected_by_partition.len() > 1,
+        "updates spread over partitions"
+    );
+    for (partition, wanted) in expected_by_partition {
+        let got = &updates[&partition];
+        assert_eq!(got.len(), wanted.len(), "partition {partition}");
+        for ((key, value, time), (wanted_key, wanted_value, height)) in got.iter().zip(wanted) {
+            assert_eq!((key, value), (&wanted_key, &wanted_value));
+            assert!(
+                *time <= blocks[height].1,
+                "an update of block {height} came after it"
+            );
+        }
+    }
+    topics.cleanup().await.unwrap();
+}
