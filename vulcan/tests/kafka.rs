@@ -65,9 +65,13 @@ fn place(client_id: u32, clob_pair_id: u32, quantums: u64) -> OffChainUpdateV1 {
 }
 
 fn update(client_id: u32, filled: u64) -> OffChainUpdateV1 {
+    update_in(client_id, 0, filled)
+}
+
+fn update_in(client_id: u32, clob_pair_id: u32, filled: u64) -> OffChainUpdateV1 {
     OffChainUpdateV1 {
         update_message: Some(UpdateMessage::OrderUpdate(OrderUpdateV1 {
-            order_id: Some(id(client_id, 0)),
+            order_id: Some(id(client_id, clob_pair_id)),
             total_filled_quantums: filled,
         })),
     }
@@ -85,24 +89,45 @@ fn cancel(client_id: u32) -> OffChainUpdateV1 {
     }
 }
 
-/// BTC-USD (clob pair 0) as ender stores it, a block at `HEIGHT`, and the subaccount.
-async fn seed(pool: &PgPool) {
-    for sql in [
+/// A perpetual market as ender stores it (BTC-USD-like parameters) under clob pair `id`.
+async fn seed_market(pool: &PgPool, id: i32, ticker: &str) {
+    sqlx::query(
         r#"INSERT INTO liquidity_tiers (id, name, "initialMarginPpm", "maintenanceFractionPpm",
                "openInterestLowerCap", "openInterestUpperCap")
-           VALUES (0, 'tier', 50000, 600000, '0', '0')"#,
+           VALUES ($1, 'tier', 50000, 600000, '0', '0')"#,
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
         r#"INSERT INTO markets (id, pair, exponent, "minPriceChangePpm", "oraclePrice")
-           VALUES (0, 'BTC-USD', -5, 50, 50000)"#,
+           VALUES ($1, $2, -5, 50, 50000)"#,
+    )
+    .bind(id)
+    .bind(ticker)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
         r#"INSERT INTO perpetual_markets (id, "clobPairId", ticker, "marketId", status,
                "priceChange24H", "volume24H", "trades24H", "nextFundingRate", "openInterest",
                "quantumConversionExponent", "atomicResolution", "subticksPerTick",
                "stepBaseQuantums", "liquidityTierId", "marketType", "baseOpenInterest",
                "defaultFundingRate1H")
-           VALUES (0, 0, 'BTC-USD', 0, 'ACTIVE', 0, 0, 0, 0, 0, -9, -10, 100000, 1000000, 0,
+           VALUES ($1, $1, $2, $1, 'ACTIVE', 0, 0, 0, 0, 0, -9, -10, 100000, 1000000, $1,
                'CROSS', 0, 0)"#,
-    ] {
-        sqlx::query(sql).execute(pool).await.unwrap();
-    }
+    )
+    .bind(i64::from(id))
+    .bind(ticker)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// BTC-USD (clob pair 0), a block at `HEIGHT`, and the subaccount.
+async fn seed(pool: &PgPool) {
+    seed_market(pool, 0, "BTC-USD").await;
     sqlx::query(r#"INSERT INTO blocks ("blockHeight", time) VALUES ($1, now())"#)
         .bind(HEIGHT)
         .execute(pool)
@@ -237,6 +262,10 @@ async fn vulcan_consumes_kafka_updates_publishes_sequenced_messages_and_dead_let
         ("REDIS_KEY_PREFIX".into(), redis_prefix.clone()),
         ("PROCESS_FROM_BEGINNING".into(), "true".into()),
         ("VULCAN_COMMIT_INTERVAL_MS".into(), "200".into()),
+        (
+            "PERPETUAL_MARKETS_REFRESHER_INTERVAL_MS".into(),
+            "200".into(),
+        ),
     ];
     let binary = env!("CARGO_BIN_EXE_vulcan");
     let service = tokio::task::spawn_blocking(move || {
@@ -333,6 +362,11 @@ async fn vulcan_consumes_kafka_updates_publishes_sequenced_messages_and_dead_let
                     .contents,
             )
             .unwrap();
+            assert_eq!(
+                contents["blockHeight"],
+                HEIGHT.to_string(),
+                "height from Postgres"
+            );
             let order = &contents["orders"][0];
             (
                 order["status"].as_str().unwrap().to_string(),
@@ -400,6 +434,28 @@ async fn vulcan_consumes_kafka_updates_publishes_sequenced_messages_and_dead_let
             Some(topics.name(Topic::ToVulcan).as_str())
         );
     }
+
+    // A market created after vulcan started is picked up by the markets refresher.
+    seed_market(db.pool(), 1, "ETH-USD").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for payload in [place(5, 1, 2_000_000_000), update_in(5, 1, 0)] {
+        producer
+            .send(
+                Topic::ToVulcan,
+                Some(&key(5)),
+                &payload.encode_to_vec(),
+                &headers,
+            )
+            .await
+            .unwrap();
+    }
+    wait_for("the new market's book", || async {
+        book_snapshot(&cache, "ETH-USD").await.unwrap().seq == 1
+    })
+    .await;
+    let eth = book_snapshot(&cache, "ETH-USD").await.unwrap();
+    assert_eq!(eth.bids.len(), 1);
+    assert_eq!(eth.bids[0].size_quantums, 2_000_000_000);
 
     drop(producer);
     let mut service = service;

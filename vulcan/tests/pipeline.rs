@@ -438,3 +438,114 @@ async fn stateful_orders_are_announced_only_when_confirmed_and_pick_up_early_fil
     );
     cache.clear().await.unwrap();
 }
+
+/// The Postgres side of stateful orders on a fresh, migrated database: a confirmed placement is
+/// announced with its row's fields, and an on-chain user cancel is announced from the row (ender
+/// owns the status write) while taking the order out of its level.
+#[tokio::test]
+async fn stateful_orders_are_announced_with_and_canceled_from_their_postgres_rows() {
+    use indexer_domain::order_id::{db_order_uuid, subaccount_uuid};
+    let db = indexer_testkit::db::TestDb::new().await;
+    let (p, cache) = processor().await;
+    let p = Processor::new(
+        cache.clone(),
+        Some(db.pool().clone()),
+        p.context().clone(),
+        ProcessorSettings::default(),
+    );
+    let subaccount = IndexerSubaccountId {
+        owner: OWNER.into(),
+        number: 0,
+    };
+    sqlx::query(
+        r#"INSERT INTO subaccounts (id, address, "subaccountNumber", "updatedAt", "updatedAtHeight")
+           VALUES ($1, $2, 0, now(), 90)"#,
+    )
+    .bind(subaccount_uuid(&subaccount))
+    .bind(OWNER)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    // Ender's row: created at height 90, updated at 95, 0.1 BTC at 50000, nothing filled.
+    sqlx::query(
+        r#"INSERT INTO orders (id, "subaccountId", "clientId", "clobPairId", side, size,
+               "totalFilled", price, type, status, "timeInForce", "reduceOnly", "orderFlags",
+               "goodTilBlockTime", "createdAtHeight", "clientMetadata", "updatedAt",
+               "updatedAtHeight", "orderRouterAddress")
+           VALUES ($1, $2, 7, 0, 'BUY', 0.1, 0, 50000, 'LIMIT', 'OPEN', 'GTT', false, 64,
+               to_timestamp(1700003600), 90, 0, now(), 95, '')"#,
+    )
+    .bind(db_order_uuid(&id(7, 64)).unwrap())
+    .bind(subaccount_uuid(&subaccount))
+    .execute(db.pool())
+    .await
+    .unwrap();
+
+    let mut stateful = order(7, 1, 1_000_000_000, 5_000_000_000, 0);
+    stateful.order_id = Some(id(7, 64));
+    stateful.good_til_oneof = Some(GoodTilOneof::GoodTilBlockTime(1_700_003_600));
+    let confirmed = OffChainUpdateV1 {
+        update_message: Some(UpdateMessage::OrderPlace(OrderPlaceV1 {
+            order: Some(stateful),
+            placement_status: 2,
+            time_stamp: None,
+        })),
+    };
+    let rests = OffChainUpdateV1 {
+        update_message: Some(UpdateMessage::OrderUpdate(OrderUpdateV1 {
+            order_id: Some(id(7, 64)),
+            total_filled_quantums: 0,
+        })),
+    };
+    let out = run(&p, vec![confirmed, rests]).await;
+    let subs = subaccount_messages(&out);
+    let placed = &subs[0].0["orders"][0];
+    assert_eq!(
+        (
+            placed["status"].as_str(),
+            placed["createdAtHeight"].as_str(),
+            placed["updatedAtHeight"].as_str()
+        ),
+        (Some("OPEN"), Some("90"), Some("95"))
+    );
+    assert_eq!(books(&out)[0].0, r#"{"bids":[["50000","0.1"]]}"#);
+
+    let user_cancel = OffChainUpdateV1 {
+        update_message: Some(UpdateMessage::OrderRemove(OrderRemoveV1 {
+            removed_order_id: Some(id(7, 64)),
+            reason: 2,
+            removal_status: 2,
+            time_stamp: None,
+        })),
+    };
+    let out = run(&p, vec![user_cancel]).await;
+    assert_eq!(books(&out)[0].0, r#"{"bids":[["50000","0"]]}"#);
+    let subs = subaccount_messages(&out);
+    let canceled = &subs[0].0["orders"][0];
+    assert_eq!(
+        (
+            canceled["status"].as_str(),
+            canceled["size"].as_str(),
+            canceled["price"].as_str(),
+            canceled["createdAtHeight"].as_str(),
+            canceled["removalReason"].as_str()
+        ),
+        (
+            Some("CANCELED"),
+            Some("0.1"),
+            Some("50000"),
+            Some("90"),
+            Some("ORDER_REMOVAL_REASON_USER_CANCELED")
+        )
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE \"clientId\" = 7")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        status, "OPEN",
+        "the on-chain cancel's status is ender's to write"
+    );
+    cache.clear().await.unwrap();
+    db.cleanup().await;
+}
