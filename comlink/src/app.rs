@@ -88,6 +88,10 @@ pub const ROUTES: &[&str] = &[
     "/v4/compliance/setStatus",
     "/v4/affiliates/referralCode",
     "/v4/affiliates/referralCode-keplr",
+    "/v4/graphql",
+    "/v4/graphql/schema.graphql",
+    "/graphql",
+    "/graphql/schema.graphql",
 ];
 
 /// The generated OpenAPI document served at `/v4/openapi.json`.
@@ -518,6 +522,7 @@ pub fn router(state: AppState) -> Router {
             post(signed_posts::post_referral_code_keplr),
         )
         .merge(set_status_route(&state))
+        .merge(crate::graphql::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))

@@ -61,6 +61,8 @@ pub struct ComlinkSettings {
     pub api_keys: Option<crate::auth::JwtSettings>,
     pub postgres: PostgresSettings,
     pub redis: RedisSettings,
+    /// `/v4/graphql` limits and the Kafka feed of subscriptions (see [`crate::graphql`]).
+    pub graphql: crate::graphql::GraphqlSettings,
 }
 
 impl ComlinkSettings {
@@ -122,6 +124,7 @@ impl ComlinkSettings {
             api_keys: api_keys(env)?,
             postgres: PostgresSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
+            graphql: crate::graphql::GraphqlSettings::from_env(env)?,
         })
     }
 

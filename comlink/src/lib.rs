@@ -3,6 +3,7 @@
 //!
 //! - [`app`]: route table, OpenAPI document, server and background refreshers;
 //! - [`routes`]: one module of handlers per resource;
+//! - [`graphql`]: `/v4/graphql` (queries, limits, data loaders, Kafka-fed subscriptions);
 //! - [`params`]: query parsing and the validation rules and messages;
 //! - [`error`]: every error body;
 //! - [`http`], [`rate_limit`], [`compliance`], [`height`]: the cross-cutting behaviour
@@ -16,6 +17,7 @@ pub mod compliance;
 pub mod config;
 pub mod ctx;
 pub mod error;
+pub mod graphql;
 pub mod height;
 pub mod http;
 pub mod params;

@@ -1,0 +1,470 @@
+//! GraphQL (serve.md §6): queries return the REST values, nested collections are batched,
+//! depth and complexity limits reject with clear errors, and a subscription over a real
+//! `graphql-transport-ws` WebSocket receives an update produced to real Kafka.
+
+mod common;
+
+use std::time::Duration;
+
+use common::seed::{book_level, FillSeed};
+use common::{address, Seed, TestApp};
+use futures::{SinkExt, StreamExt};
+use indexer_bus::{BusProducer, MessageHeaders, Topic};
+use indexer_cache::BookSide;
+use indexer_proto::socks::BlockHeightMessage;
+use indexer_testkit::kafka::TestTopics;
+use prost::Message as _;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// POSTs a GraphQL operation and returns the JSON body.
+async fn graphql(app: &TestApp, query: &str, variables: Value) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/v4/graphql", app.base_url))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("JSON body")
+}
+
+fn no_errors(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+#[tokio::test]
+async fn market_queries_return_the_rest_values() {
+    let app = TestApp::start(common::db_with_markets(1..=12).await).await;
+    let cache = app.state.cache();
+    book_level(cache, "BTC-USD", BookSide::Buy, "49990", 12_345_000_000, 10).await;
+    book_level(
+        cache,
+        "BTC-USD",
+        BookSide::Sell,
+        "50020",
+        30_012_000_000,
+        10,
+    )
+    .await;
+
+    let body = graphql(
+        &app,
+        r#"query {
+            height { height time }
+            time { iso }
+            perpetualMarkets { ticker clobPairId oraclePrice priceChange24H volume24H
+                initialMarginFraction tickSize stepSize atomicResolution marketType }
+            orderbook(ticker: "BTC-USD") { ticker bids { price size } asks { price size } }
+        }"#,
+        json!({}),
+    )
+    .await;
+    let data = no_errors(&body);
+
+    let height = app.get("/v4/height").await.body;
+    assert_eq!(data["height"]["height"], height["height"]);
+    assert_eq!(data["height"]["time"], height["time"]);
+    assert!(data["time"]["iso"].as_str().unwrap().ends_with('Z'));
+
+    let rest = app.get("/v4/perpetualMarkets").await.body;
+    let markets = data["perpetualMarkets"].as_array().unwrap();
+    assert_eq!(markets.len(), 2);
+    for market in markets {
+        let ticker = market["ticker"].as_str().unwrap();
+        let expected = &rest["markets"][ticker];
+        for field in [
+            "clobPairId",
+            "oraclePrice",
+            "priceChange24H",
+            "volume24H",
+            "initialMarginFraction",
+            "tickSize",
+            "stepSize",
+            "atomicResolution",
+            "marketType",
+        ] {
+            assert_eq!(market[field], expected[field], "{ticker} {field}");
+        }
+    }
+
+    let book = app.get("/v4/orderbooks/perpetualMarket/BTC-USD").await.body;
+    assert_eq!(data["orderbook"]["bids"], book["bids"]);
+    assert_eq!(data["orderbook"]["asks"], book["asks"]);
+    assert_eq!(data["orderbook"]["bids"][0]["size"], "1.2345");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_ticker_and_bad_arguments_are_clear_errors() {
+    let app = TestApp::start(common::db_with_markets(1..=3).await).await;
+    let body = graphql(
+        &app,
+        r#"{ orderbook(ticker: "NOPE-USD") { ticker } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "NOPE-USD not found in markets of type PERPETUAL"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+
+    let body = graphql(
+        &app,
+        r#"{ trades(ticker: "BTC-USD", limit: 1001) { items { id } } }"#,
+        json!({}),
+    )
+    .await;
+    let error = &body["errors"][0];
+    assert_eq!(
+        error["message"],
+        "limit must be a positive integer that is not greater than max: 1000"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["param"], "limit");
+
+    let body = graphql(
+        &app,
+        r#"{ address(address: "not-an-address") { address } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "address must be a valid dydx address"
+    );
+
+    // Unknown accounts are null, not errors.
+    let body = graphql(
+        &app,
+        r#"query($a: String!) { subaccount(address: $a, subaccountNumber: 0) { equity } }"#,
+        json!({ "a": address(9) }),
+    )
+    .await;
+    assert_eq!(no_errors(&body)["subaccount"], Value::Null);
+    app.stop().await;
+}
+
+/// Three subaccounts with fills at heights 2..=5 in BTC-USD.
+async fn seed_account(app: &TestApp, owner: &str) {
+    let seed = Seed {
+        pool: app.db.pool(),
+    };
+    for number in 0..3u32 {
+        let subaccount = seed.subaccount(owner, number, 5).await;
+        seed.usdc(subaccount, "1000", true).await;
+        for height in 2..=5i64 {
+            let event = seed.event(height, number, 0).await;
+            seed.fill(FillSeed {
+                subaccount,
+                side: "BUY",
+                liquidity: "TAKER",
+                fill_type: "LIMIT",
+                clob_pair_id: 0,
+                size: &format!("0.{height}{number}"),
+                price: "50000",
+                fee: "0.5",
+                height,
+                event,
+                order_id: None,
+            })
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn nested_fills_of_every_subaccount_come_from_one_batched_read() {
+    let app = TestApp::start(common::db_with_markets(1..=6).await).await;
+    let owner = address(3);
+    seed_account(&app, &owner).await;
+
+    let batches_before = comlink::graphql::loaders::fills_batches();
+    let body = graphql(
+        &app,
+        r#"query($a: String!) {
+            address(address: $a) {
+                address totalTradingRewards
+                subaccounts { subaccountNumber equity freeCollateral
+                    assetPositions { symbol size side }
+                    fills(limit: 2) { items { id size price fee createdAtHeight market } pageSize }
+                }
+            }
+        }"#,
+        json!({ "a": owner }),
+    )
+    .await;
+    let data = no_errors(&body);
+    assert_eq!(
+        comlink::graphql::loaders::fills_batches() - batches_before,
+        1,
+        "three subaccounts' fills must be read in one batch"
+    );
+    let subaccounts = data["address"]["subaccounts"].as_array().unwrap();
+    assert_eq!(subaccounts.len(), 3);
+    let rest_address = app.get(&format!("/v4/addresses/{owner}")).await.body;
+    for (index, subaccount) in subaccounts.iter().enumerate() {
+        let number = subaccount["subaccountNumber"].as_i64().unwrap();
+        assert_eq!(number, index as i64);
+        let rest = &rest_address["subaccounts"][index];
+        assert_eq!(subaccount["equity"], rest["equity"]);
+        assert_eq!(subaccount["freeCollateral"], rest["freeCollateral"]);
+        assert_eq!(
+            subaccount["assetPositions"][0]["size"],
+            rest["assetPositions"]["USDC"]["size"]
+        );
+
+        // Per subaccount: its own two newest fills, exactly as REST returns them.
+        let fills = app
+            .get(&format!(
+                "/v4/fills?address={owner}&subaccountNumber={number}&limit=2"
+            ))
+            .await
+            .body;
+        let items = subaccount["fills"]["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        for (got, want) in items.iter().zip(fills["fills"].as_array().unwrap()) {
+            for field in ["id", "size", "price", "fee", "createdAtHeight", "market"] {
+                assert_eq!(got[field], want[field], "subaccount {number} {field}");
+            }
+        }
+        assert_eq!(items[0]["size"], format!("0.5{number}"));
+        assert_eq!(subaccount["fills"]["pageSize"], Value::Null);
+    }
+
+    // Paged: pageSize/totalResults/offset per subaccount, oldest first.
+    let body = graphql(
+        &app,
+        r#"query($a: String!) { subaccount(address: $a, subaccountNumber: 1) {
+            fills(limit: 3, page: 2) { items { createdAtHeight } pageSize totalResults offset } } }"#,
+        json!({ "a": owner }),
+    )
+    .await;
+    let page = &no_errors(&body)["subaccount"]["fills"];
+    assert_eq!(page["totalResults"], 4);
+    assert_eq!(page["pageSize"], 3);
+    assert_eq!(page["offset"], 3);
+    assert_eq!(page["items"], json!([{ "createdAtHeight": "5" }]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn depth_and_complexity_limits_reject_with_clear_errors() {
+    let db = common::db_with_markets(1..=3).await;
+    let app = TestApp::start_with(db, &[("GRAPHQL_MAX_DEPTH", "4")]).await;
+
+    let deep = r#"{ address(address: "dydx1") { subaccounts { fills { items { id } } } } }"#;
+    let body = graphql(&app, deep, json!({})).await;
+    assert_eq!(body["errors"][0]["message"], "Query is nested too deep.");
+    assert!(body.get("data").is_none_or(Value::is_null));
+
+    // Eleven lists of 1000 trades cost more than the 10 000 allowed.
+    let fields: String = (0..11)
+        .map(|i| format!(r#"t{i}: trades(ticker: "BTC-USD") {{ items {{ id }} }} "#))
+        .collect();
+    let body = graphql(&app, &format!("{{ {fields} }}"), json!({})).await;
+    assert_eq!(body["errors"][0]["message"], "Query is too complex.");
+
+    // The same lists with small limits pass.
+    let fields: String = (0..11)
+        .map(|i| format!(r#"t{i}: trades(ticker: "BTC-USD", limit: 10) {{ items {{ id }} }} "#))
+        .collect();
+    let body = graphql(&app, &format!("{{ {fields} }}"), json!({})).await;
+    no_errors(&body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn graphiql_page_and_schema_are_served() {
+    let app = TestApp::start(common::db_with_markets(1..=2).await).await;
+    let page = app.get_text("/v4/graphql").await;
+    assert!(page.contains("graphiql"), "{page}");
+    let sdl = app.get_text("/v4/graphql/schema.graphql").await;
+    assert!(sdl.contains("scalar Decimal"));
+    assert!(sdl.contains("priceChange24H: Decimal!"));
+    assert!(sdl.contains("type Subscription"));
+    // GET with a query string executes.
+    let reply = app.get("/graphql?query=%7Bheight%7Bheight%7D%7D").await;
+    assert_eq!(reply.body["data"]["height"]["height"], "2");
+    app.stop().await;
+}
+
+/// A `graphql-transport-ws` client over a real WebSocket.
+struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    async fn connect(app: &TestApp) -> Self {
+        let url = format!("{}/v4/graphql", app.base_url.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "graphql-transport-ws"
+        );
+        let mut client = Self { socket };
+        client
+            .send(json!({ "type": "connection_init", "payload": {} }))
+            .await;
+        assert_eq!(client.next().await["type"], "connection_ack");
+        client
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(WsMessage::Text(message.to_string().into()))
+            .await
+            .expect("websocket send");
+    }
+
+    /// The next protocol message (pings answered), or panics after 20 s.
+    async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.socket.next())
+                .await
+                .expect("a websocket message within 20 s")
+                .expect("the socket is open")
+                .expect("a valid frame");
+            if let WsMessage::Text(text) = frame {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                if message["type"] == "ping" {
+                    self.send(json!({ "type": "pong" })).await;
+                    continue;
+                }
+                return message;
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
+            .await;
+    }
+}
+
+fn block_height_message(height: i64) -> Vec<u8> {
+    BlockHeightMessage {
+        block_height: height.to_string(),
+        time: format!("2024-05-01T00:{:02}:00.000Z", height % 60),
+        version: "1.0.0".into(),
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn block_height_subscription_receives_a_message_produced_to_kafka() {
+    let topics = TestTopics::new().await;
+    let db = common::db_with_markets(1..=12).await;
+    let brokers = topics.settings.brokers.clone();
+    let prefix = topics.settings.topic_prefix.clone();
+    let app = TestApp::start_with(
+        db,
+        &[
+            ("KAFKA_BROKER_URLS", &brokers),
+            ("KAFKA_TOPIC_PREFIX", &prefix),
+        ],
+    )
+    .await;
+    let mut client = WsClient::connect(&app).await;
+    client
+        .subscribe(
+            "h",
+            "subscription { blockHeight { kind height time seq epoch position { source } } }",
+        )
+        .await;
+    let first = client.next().await;
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(first["id"], "h");
+    let snapshot = &first["payload"]["data"]["blockHeight"];
+    assert_eq!(snapshot["kind"], "SNAPSHOT");
+    assert_eq!(snapshot["height"], "12");
+
+    // The consumer starts at the end of each partition; produce until an update arrives (a
+    // message produced while the end offset is still being resolved may be skipped).
+    let producer = BusProducer::new(&topics.settings).expect("producer");
+    let mut produced = Vec::new();
+    let update = loop {
+        let height = 13 + produced.len() as i64;
+        let headers = MessageHeaders::new()
+            .with("seq", height.to_string())
+            .with("epoch", "epoch-1")
+            .with("source", "ender")
+            .with("message_received_timestamp", "1714521600000");
+        producer
+            .send(
+                Topic::ToWebsocketsBlockHeight,
+                None,
+                &block_height_message(height),
+                &headers,
+            )
+            .await
+            .expect("produced");
+        produced.push(height);
+        let next = tokio::time::timeout(Duration::from_millis(700), client.next()).await;
+        if let Ok(message) = next {
+            break message;
+        }
+        assert!(
+            produced.len() < 20,
+            "no update after {} messages",
+            produced.len()
+        );
+    };
+    assert_eq!(update["type"], "next", "{update}");
+    let event = &update["payload"]["data"]["blockHeight"];
+    assert_eq!(event["kind"], "UPDATE");
+    let height: i64 = event["height"].as_str().unwrap().parse().unwrap();
+    assert!(produced.contains(&height), "{event}");
+    assert_eq!(event["seq"], height.to_string());
+    assert_eq!(event["epoch"], "epoch-1");
+    assert_eq!(event["position"]["source"], "ender");
+    assert_eq!(
+        event["time"],
+        format!("2024-05-01T00:{:02}:00.000Z", height % 60)
+    );
+
+    client.send(json!({ "id": "h", "type": "complete" })).await;
+    drop(client);
+    drop(producer);
+    app.stop().await;
+    // The feed's consumer stops within a second of the server; only then delete the topics.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = topics.cleanup().await;
+}
+
+#[tokio::test]
+async fn subscriptions_without_kafka_answer_a_clear_error() {
+    let app = TestApp::start(common::db_with_markets(1..=2).await).await;
+    let mut client = WsClient::connect(&app).await;
+    client
+        .subscribe("1", "subscription { blockHeight { height } }")
+        .await;
+    // An execution error: `next` with the error (graphql-transport-ws), then `complete`.
+    let message = client.next().await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["id"], "1");
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(
+        error["message"],
+        comlink::graphql::subscription::SUBSCRIPTIONS_DISABLED
+    );
+    assert_eq!(error["extensions"]["code"], "SUBSCRIPTIONS_DISABLED");
+    assert_eq!(client.next().await["type"], "complete");
+    // Queries still work.
+    let body = graphql(&app, "{ height { height } }", json!({})).await;
+    assert_eq!(no_errors(&body)["height"]["height"], "2");
+    app.stop().await;
+}
