@@ -8,7 +8,13 @@
 //! cargo bench -p ender --bench end_to_end                 # every size
 //! cargo bench -p ender --bench end_to_end -- 500          # one size
 //! ENDER_BENCH_EVENTS=100000 cargo bench -p ender --bench end_to_end   # events per size
+//! ENDER_BENCH_SCHEMA=lean cargo bench -p ender --bench end_to_end       # schema experiment
 //! ```
+//!
+//! `ENDER_BENCH_SCHEMA=lean` measures a schema proposal on the fresh database only (never on a
+//! migration): no foreign keys, `perpetual_positions_oi_open_idx` without `INCLUDE (size)` and
+//! fillfactor 80 on `perpetual_positions` and `orders`, so that position and order updates can
+//! stay HOT.
 //!
 //! Reports blocks/s, events/s, p50/p99/max block time (`Ender::handle` wall time), and the CPU of
 //! this process (getrusage) and of its Postgres backends (/proc, when Postgres is local) per
@@ -266,6 +272,27 @@ impl Report {
     }
 }
 
+/// The schema experiment of `ENDER_BENCH_SCHEMA=lean` (see the module documentation).
+async fn lean_schema(db: &TestDb) {
+    for statement in [
+        r#"DO $$ DECLARE r record; BEGIN
+             FOR r IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
+                      WHERE contype = 'f' AND connamespace = 'public'::regnamespace LOOP
+               EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname);
+             END LOOP; END $$"#,
+        "DROP INDEX perpetual_positions_oi_open_idx",
+        r#"CREATE INDEX perpetual_positions_oi_open_idx ON perpetual_positions ("perpetualId", side)
+             WHERE status = 'OPEN'"#,
+        "ALTER TABLE perpetual_positions SET (fillfactor = 80)",
+        "ALTER TABLE orders SET (fillfactor = 80)",
+    ] {
+        sqlx::query(statement)
+            .execute(db.pool())
+            .await
+            .expect("schema experiment");
+    }
+}
+
 async fn handle(ender: &mut Ender, payload: &[u8]) {
     ender
         .handle(payload, BlockInputs::default())
@@ -285,6 +312,9 @@ async fn run(size: usize, events_budget: usize, redis: &Cache) -> Report {
         .collect();
 
     let db = TestDb::new().await;
+    if std::env::var("ENDER_BENCH_SCHEMA").as_deref() == Ok("lean") {
+        lean_schema(&db).await;
+    }
     let mut ender = Ender::start(
         db.pool().clone(),
         GateSettings::default(),
