@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::wallet::{SignedBy, WalletSignatureError};
 use crate::ctx::Ctx;
-use crate::error::{ApiError, ApiResult, ErrorBody, ValidationErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, RouteNotFoundBody, ValidationErrorBody};
 use crate::routes::body::Body;
 use crate::routes::validated;
 
@@ -172,7 +172,9 @@ pub struct SetStatusRequest {
     request_body(content = SetStatusRequest, content_type = "application/json"),
     responses(
         (status = 200, body = SetStatusResponse),
-        (status = 400, body = ValidationErrorBody)))]
+        (status = 400, body = ValidationErrorBody),
+        (status = 404, body = RouteNotFoundBody,
+            description = "the endpoint is not exposed (EXPOSE_SET_COMPLIANCE_ENDPOINT=false)")))]
 pub async fn post_set_status(ctx: Ctx, body: Bytes) -> ApiResult<Json<SetStatusResponse>> {
     let mut body = Body::parse(&body)?;
     let address = body.string("address");
