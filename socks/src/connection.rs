@@ -54,6 +54,9 @@ pub async fn serve(
             sink: write_half,
             deflate: upgrade.deflate,
             out: Vec::new(),
+            head_prefixes: [false, true]
+                .map(|batch| Render::data_head_prefix(batch, handle.connection_id())),
+            head: String::with_capacity(128),
         },
         Arc::clone(&handle),
         Arc::clone(&ctx),
@@ -86,6 +89,10 @@ struct Writer {
     sink: OwnedWriteHalf,
     deflate: bool,
     out: Vec<u8>,
+    /// The data-frame heads up to `message_id` (`channel_data`, `channel_batch_data`).
+    head_prefixes: [String; 2],
+    /// Scratch for one frame's head.
+    head: String,
 }
 
 async fn write_loop(
@@ -196,9 +203,8 @@ impl Writer {
                     origin_ms,
                 } => {
                     frames += 1;
-                    let head =
-                        Render::data_head(batch, handle.connection_id(), handle.next_message_id());
-                    self.push_data(&head, &tail);
+                    self.render_head(batch, handle.next_message_id());
+                    self.push_data(&tail);
                     if let Some(origin) = origin_ms {
                         metrics::histogram!("socks_origin_to_frame_seconds")
                             .record((now_ms - origin).max(0) as f64 / 1000.0);
@@ -232,8 +238,18 @@ impl Writer {
         }
     }
 
-    /// A data frame: this connection's head and the shared tail (compressed once for everyone).
-    fn push_data(&mut self, head: &str, tail: &FrameTail) {
+    /// `{"type":…,"connection_id":…,"message_id":N,` into `self.head`.
+    fn render_head(&mut self, batch: bool, message_id: u64) {
+        use std::fmt::Write as _;
+        self.head.clear();
+        self.head.push_str(&self.head_prefixes[usize::from(batch)]);
+        let _ = write!(self.head, "{message_id},");
+    }
+
+    /// A data frame: this connection's head (`self.head`) and the shared tail (compressed once
+    /// for everyone).
+    fn push_data(&mut self, tail: &FrameTail) {
+        let head = &self.head;
         if self.deflate {
             if let Some(packed) = tail.deflated() {
                 let len = deflate::STORED_BLOCK_OVERHEAD + head.len() + packed.len();

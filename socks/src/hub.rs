@@ -478,16 +478,17 @@ impl Hub {
         let dirty: Vec<ChannelKey> = state.dirty.drain().collect();
         // Everything one connection gets from this flush, queued at once so its writer wakes
         // once and writes it in one batch.
-        let mut bundles: HashMap<u64, Bundle> = HashMap::new();
-        for key in dirty {
-            let Some(channel) = state.channels.get_mut(&key) else {
+        let mut bundles: HashMap<u64, Bundle> = HashMap::with_capacity(state.connections.len());
+        for (index, key) in dirty.iter().enumerate() {
+            let Some(channel) = state.channels.get_mut(key) else {
                 continue;
             };
             let buffer = std::mem::take(&mut channel.buffer);
             let base = channel.buffer_base;
             channel.buffer_base += buffer.len() as u64;
-            let shared = render_batches(&key, &buffer);
-            for (serial, sub) in channel.subs.iter() {
+            let shared = render_batches(key, &buffer);
+            let shared_last = shared.iter().rev().find_map(|f| f.last.clone());
+            for (serial, sub) in channel.subs.iter_mut() {
                 let Phase::Active { batch_from } = sub.phase else {
                     continue;
                 };
@@ -495,47 +496,60 @@ impl Hub {
                     continue;
                 }
                 let skip = batch_from.saturating_sub(base) as usize;
-                let mine: Vec<Arc<Item>> = buffer
-                    .iter()
-                    .skip(skip)
-                    .filter(|item| is_past_floors(&sub.floors, item.message.cursor.as_ref()))
-                    .cloned()
-                    .collect();
-                if mine.is_empty() {
-                    continue;
-                }
-                let frames = if mine.len() == buffer.len() {
-                    shared.clone()
+                let past_floors =
+                    |item: &&Arc<Item>| is_past_floors(&sub.floors, item.message.cursor.as_ref());
+                // The common case: the subscriber takes the whole buffer, rendered once for all.
+                let takes_all = skip == 0 && buffer.iter().all(|item| past_floors(&item));
+                let own;
+                let (frames, last) = if takes_all {
+                    (shared.as_slice(), shared_last.clone())
                 } else {
-                    render_batches(&key, &mine)
+                    let mine: Vec<Arc<Item>> = buffer
+                        .iter()
+                        .skip(skip)
+                        .filter(past_floors)
+                        .cloned()
+                        .collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    own = render_batches(key, &mine);
+                    (
+                        own.as_slice(),
+                        own.iter().rev().find_map(|f| f.last.clone()),
+                    )
                 };
                 let bundle = bundles.entry(*serial).or_insert_with(|| Bundle {
                     conn: Arc::clone(&sub.conn),
-                    frames: Vec::new(),
-                    keys: Vec::new(),
+                    frames: Vec::with_capacity(8),
+                    keys: Vec::with_capacity(8),
                 });
-                let last = frames.iter().rev().find_map(|f| f.last.clone());
                 bundle
                     .frames
-                    .extend(frames.into_iter().map(|f| (f.tail, f.origin_ms)));
-                bundle.keys.push((key.clone(), last));
+                    .extend(frames.iter().map(|f| (Arc::clone(&f.tail), f.origin_ms)));
+                // Recorded now (most sends succeed); a refused bundle restores the old value
+                // before the lagged notice reports it.
+                let previous = match last {
+                    Some(last) => sub.last_queued.replace(last),
+                    None => sub.last_queued.clone(),
+                };
+                bundle.keys.push((index, previous));
             }
         }
         for (serial, bundle) in bundles {
             if bundle.conn.send_data_all(bundle.frames) {
-                for (key, last) in bundle.keys {
-                    let sub = state
-                        .channels
-                        .get_mut(&key)
-                        .and_then(|channel| channel.subs.get_mut(&serial));
-                    if let (Some(sub), Some(last)) = (sub, last) {
-                        sub.last_queued = Some(last);
-                    }
+                continue;
+            }
+            for (index, previous) in bundle.keys {
+                let key = &dirty[index];
+                if let Some(sub) = state
+                    .channels
+                    .get_mut(key)
+                    .and_then(|channel| channel.subs.get_mut(&serial))
+                {
+                    sub.last_queued = previous;
                 }
-            } else {
-                for (key, _) in bundle.keys {
-                    self.drop_lagged(&mut state, &key, serial);
-                }
+                self.drop_lagged(&mut state, key, serial);
             }
         }
     }
@@ -642,7 +656,9 @@ fn merge_floors(client: Vec<Cursor>, latest: Vec<Cursor>) -> Vec<Cursor> {
 struct Bundle {
     conn: Arc<ConnectionHandle>,
     frames: Vec<(Arc<FrameTail>, Option<i64>)>,
-    keys: Vec<(ChannelKey, Option<Cursor>)>,
+    /// Index of each channel id in the flush's dirty list, and the subscriber's `last_queued`
+    /// before this flush.
+    keys: Vec<(usize, Option<Cursor>)>,
 }
 
 /// One rendered `channel_batch_data` tail.

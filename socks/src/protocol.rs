@@ -397,6 +397,14 @@ impl Render {
     }
 
     /// Prefix of a data frame; the shared tail ([`data_tail`]) completes it.
+    /// [`Render::data_head`] up to the `message_id` value: the same for every data frame of a
+    /// connection and kind, so the writer renders it once and appends only the number.
+    pub fn data_head_prefix(batch: bool, connection_id: &str) -> String {
+        let mut out = Self::data_head(batch, connection_id, 0);
+        out.truncate(out.len() - "0,".len());
+        out
+    }
+
     pub fn data_head(batch: bool, connection_id: &str, message_id: u64) -> String {
         let kind = if batch {
             "channel_batch_data"
@@ -635,6 +643,13 @@ mod tests {
             format!("{}{}", Render::data_head(false, "c", 2), tail),
             r#"{"type":"channel_data","connection_id":"c","message_id":2,"id":"dydx1/7","channel":"v4_parent_subaccounts","version":"3.0.0","contents":{"blockHeight":"5"},"subaccountNumber":135}"#
         );
+        for batch in [false, true] {
+            assert_eq!(
+                format!("{}2,", Render::data_head_prefix(batch, "c")),
+                Render::data_head(batch, "c", 2),
+                "the writer's prefix + number is the same head"
+            );
+        }
     }
 
     #[test]
