@@ -269,6 +269,16 @@ async fn depth_and_complexity_limits_reject_with_clear_errors() {
     let body = graphql(&app, &format!("{{ {fields} }}"), json!({})).await;
     assert_eq!(body["errors"][0]["message"], "Query is too complex.");
 
+    // More than 20 root fields are refused before anything is read.
+    let fields: String = (0..21)
+        .map(|i| format!("h{i}: height {{ height }} "))
+        .collect();
+    let body = graphql(&app, &format!("{{ {fields} }}"), json!({})).await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Query has 21 root fields; at most 20 are allowed."
+    );
+
     // The same lists with small limits pass.
     let fields: String = (0..11)
         .map(|i| format!(r#"t{i}: trades(ticker: "BTC-USD", limit: 10) {{ items {{ id }} }} "#))
@@ -364,6 +374,65 @@ fn block_height_message(height: i64) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// The sequencing headers ender and vulcan set.
+fn sequenced(seq: u64) -> MessageHeaders {
+    MessageHeaders::new()
+        .with("seq", seq.to_string())
+        .with("epoch", "epoch-1")
+        .with("source", "ender")
+        .with("message_received_timestamp", "1714521600000")
+}
+
+/// Produces `message(i)` for i = 0, 1, … until the subscription delivers something, and returns
+/// that. The feed's consumer starts at the end of each partition, and a message produced while
+/// that end offset is still being resolved may be skipped, so one message is not enough.
+async fn produce_until_next(
+    client: &mut WsClient,
+    subscription: &str,
+    producer: &BusProducer,
+    topic: Topic,
+    mut message: impl FnMut(usize) -> (Vec<u8>, MessageHeaders),
+) -> Value {
+    for i in 0..20 {
+        let (payload, headers) = message(i);
+        producer
+            .send(topic, None, &payload, &headers)
+            .await
+            .expect("produced");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+        while let Ok(next) = tokio::time::timeout_at(deadline, client.next()).await {
+            // Late events of an earlier, completed subscription are skipped.
+            if next["id"] == subscription {
+                return next;
+            }
+        }
+    }
+    panic!("no update after 20 messages");
+}
+
+/// A server with Kafka subscriptions over fresh topics and a database with blocks 1..=12.
+async fn app_with_kafka(topics: &TestTopics) -> TestApp {
+    let db = common::db_with_markets(1..=12).await;
+    let brokers = topics.settings.brokers.clone();
+    let prefix = topics.settings.topic_prefix.clone();
+    TestApp::start_with(
+        db,
+        &[
+            ("KAFKA_BROKER_URLS", &brokers),
+            ("KAFKA_TOPIC_PREFIX", &prefix),
+        ],
+    )
+    .await
+}
+
+/// Stops the server, waits for the feed's consumer to stop (within a second), then deletes the
+/// topics (a consumer of a deleted tansu topic can crash the process).
+async fn stop_with_kafka(app: TestApp, topics: TestTopics) {
+    app.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = topics.cleanup().await;
+}
+
 #[tokio::test]
 async fn block_height_subscription_receives_a_message_produced_to_kafka() {
     let topics = TestTopics::new().await;
@@ -392,37 +461,20 @@ async fn block_height_subscription_receives_a_message_produced_to_kafka() {
     assert_eq!(snapshot["kind"], "SNAPSHOT");
     assert_eq!(snapshot["height"], "12");
 
-    // The consumer starts at the end of each partition; produce until an update arrives (a
-    // message produced while the end offset is still being resolved may be skipped).
     let producer = BusProducer::new(&topics.settings).expect("producer");
     let mut produced = Vec::new();
-    let update = loop {
-        let height = 13 + produced.len() as i64;
-        let headers = MessageHeaders::new()
-            .with("seq", height.to_string())
-            .with("epoch", "epoch-1")
-            .with("source", "ender")
-            .with("message_received_timestamp", "1714521600000");
-        producer
-            .send(
-                Topic::ToWebsocketsBlockHeight,
-                None,
-                &block_height_message(height),
-                &headers,
-            )
-            .await
-            .expect("produced");
-        produced.push(height);
-        let next = tokio::time::timeout(Duration::from_millis(700), client.next()).await;
-        if let Ok(message) = next {
-            break message;
-        }
-        assert!(
-            produced.len() < 20,
-            "no update after {} messages",
-            produced.len()
-        );
-    };
+    let update = produce_until_next(
+        &mut client,
+        "h",
+        &producer,
+        Topic::ToWebsocketsBlockHeight,
+        |i| {
+            let height = 13 + i as i64;
+            produced.push(height);
+            (block_height_message(height), sequenced(height as u64))
+        },
+    )
+    .await;
     assert_eq!(update["type"], "next", "{update}");
     let event = &update["payload"]["data"]["blockHeight"];
     assert_eq!(event["kind"], "UPDATE");
@@ -439,10 +491,124 @@ async fn block_height_subscription_receives_a_message_produced_to_kafka() {
     client.send(json!({ "id": "h", "type": "complete" })).await;
     drop(client);
     drop(producer);
-    app.stop().await;
-    // The feed's consumer stops within a second of the server; only then delete the topics.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = topics.cleanup().await;
+    stop_with_kafka(app, topics).await;
+}
+
+#[tokio::test]
+async fn orderbook_and_subaccount_subscriptions_start_with_a_snapshot_then_stream_updates() {
+    let topics = TestTopics::new().await;
+    let app = app_with_kafka(&topics).await;
+    book_level(
+        app.state.cache(),
+        "BTC-USD",
+        BookSide::Buy,
+        "49990",
+        12_345_000_000,
+        10,
+    )
+    .await;
+    let owner = address(7);
+    let seed = Seed {
+        pool: app.db.pool(),
+    };
+    let subaccount = seed.subaccount(&owner, 0, 12).await;
+    seed.usdc(subaccount, "250.5", true).await;
+
+    let mut client = WsClient::connect(&app).await;
+    client
+        .subscribe(
+            "b",
+            r#"subscription { orderbook(ticker: "BTC-USD") {
+            kind ticker seq epoch bids { price size } asks { price size } } }"#,
+        )
+        .await;
+    let snapshot = client.next().await;
+    let book = &snapshot["payload"]["data"]["orderbook"];
+    assert_eq!(book["kind"], "SNAPSHOT", "{snapshot}");
+    assert_eq!(
+        book["bids"],
+        json!([{ "price": "49990", "size": "1.2345" }])
+    );
+
+    let producer = BusProducer::new(&topics.settings).expect("producer");
+    let update = produce_until_next(
+        &mut client,
+        "b",
+        &producer,
+        Topic::ToWebsocketsOrderbooks,
+        |i| {
+            let message = indexer_proto::socks::OrderbookMessage {
+                contents: r#"{"bids":[["49980","0.5"]],"asks":[["50010","0"]]}"#.into(),
+                clob_pair_id: "0".into(),
+                version: "1.0.0".into(),
+            };
+            (message.encode_to_vec(), sequenced(100 + i as u64))
+        },
+    )
+    .await;
+    let book = &update["payload"]["data"]["orderbook"];
+    assert_eq!(book["kind"], "UPDATE", "{update}");
+    assert_eq!(book["ticker"], "BTC-USD");
+    assert_eq!(book["epoch"], "epoch-1");
+    assert_eq!(book["bids"], json!([{ "price": "49980", "size": "0.5" }]));
+    assert_eq!(book["asks"], json!([{ "price": "50010", "size": "0" }]));
+    client.send(json!({ "id": "b", "type": "complete" })).await;
+
+    let query = format!(
+        r#"subscription {{ subaccount(address: "{owner}", subaccountNumber: 0) {{
+            kind id seq blockHeight subaccount {{ equity assetPositions {{ size }} }} update }} }}"#
+    );
+    client.subscribe("s", &query).await;
+    let snapshot = loop {
+        // Orderbook updates still in flight for the completed subscription are skipped.
+        let message = client.next().await;
+        if message["id"] == "s" {
+            break message;
+        }
+    };
+    let event = &snapshot["payload"]["data"]["subaccount"];
+    assert_eq!(event["kind"], "SNAPSHOT", "{snapshot}");
+    assert_eq!(event["id"], format!("{owner}/0"));
+    assert_eq!(event["subaccount"]["assetPositions"][0]["size"], "250.5");
+    let rest = app
+        .get(&format!("/v4/addresses/{owner}/subaccountNumber/0"))
+        .await
+        .body;
+    assert_eq!(event["subaccount"]["equity"], rest["subaccount"]["equity"]);
+
+    let contents = json!({ "assetPositions": [{ "symbol": "USDC", "size": "240.5" }] });
+    let update = produce_until_next(
+        &mut client,
+        "s",
+        &producer,
+        Topic::ToWebsocketsSubaccounts,
+        |i| {
+            let message = indexer_proto::socks::SubaccountMessage {
+                block_height: "13".into(),
+                contents: contents.to_string(),
+                subaccount_id: Some(indexer_proto::protocol::v1::IndexerSubaccountId {
+                    owner: owner.clone(),
+                    number: 0,
+                }),
+                version: "3.0.0".into(),
+                ..Default::default()
+            };
+            (message.encode_to_vec(), sequenced(200 + i as u64))
+        },
+    )
+    .await;
+    let event = &update["payload"]["data"]["subaccount"];
+    assert_eq!(event["kind"], "UPDATE", "{update}");
+    assert_eq!(event["blockHeight"], "13");
+    assert_eq!(
+        event["update"]["assetPositions"],
+        contents["assetPositions"]
+    );
+    assert!(event["seq"].as_str().unwrap().parse::<u64>().unwrap() >= 200);
+
+    drop(client);
+    drop(producer);
+    stop_with_kafka(app, topics).await;
 }
 
 #[tokio::test]

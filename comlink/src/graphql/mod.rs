@@ -63,6 +63,7 @@ pub const PATHS: [&str; 4] = [
 /// |---|---|---|
 /// | `GRAPHQL_MAX_DEPTH` | 8 | deepest selection accepted |
 /// | `GRAPHQL_MAX_COMPLEXITY` | 10000 | fields cost 1, list fields their `limit` |
+/// | `GRAPHQL_MAX_ROOT_FIELDS` | 20 | root fields per operation |
 /// | `GRAPHQL_MAX_BODY_BYTES` | 65536 | larger request bodies get 413 |
 /// | `GRAPHQL_SUBSCRIPTIONS_ENABLED` | true | subscriptions need Kafka too |
 /// | `KAFKA_BROKER_URLS` (+ the base Kafka variables) | unset | subscriptions are on only when set |
@@ -70,6 +71,7 @@ pub const PATHS: [&str; 4] = [
 pub struct GraphqlSettings {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_root_fields: usize,
     pub max_body_bytes: usize,
     /// Kafka for subscriptions; `None` turns subscriptions off (they answer an error).
     pub kafka: Option<KafkaSettings>,
@@ -84,6 +86,7 @@ impl GraphqlSettings {
         Ok(Self {
             max_depth: env.get("GRAPHQL_MAX_DEPTH", 8)?,
             max_complexity: env.get("GRAPHQL_MAX_COMPLEXITY", 10_000)?,
+            max_root_fields: env.get("GRAPHQL_MAX_ROOT_FIELDS", 20)?,
             max_body_bytes: env.get("GRAPHQL_MAX_BODY_BYTES", 64 * 1024)?,
             kafka: if subscriptions && kafka_configured {
                 Some(KafkaSettings::from_env(env)?)
@@ -113,6 +116,7 @@ pub fn sdl() -> String {
 #[derive(Clone)]
 struct Graphql {
     schema: IndexerSchema,
+    max_root_fields: usize,
     max_body_bytes: usize,
 }
 
@@ -130,6 +134,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     }
     let graphql = Graphql {
         schema: schema(settings, feed),
+        max_root_fields: settings.max_root_fields,
         max_body_bytes: settings.max_body_bytes,
     };
     let endpoint = {
@@ -191,10 +196,60 @@ async fn serve(graphql: Graphql, state: AppState, request: Request) -> Response 
             Ok(operation) => operation.into_inner(),
             Err(rejection) => return rejection.into_response(),
         };
+    if let Some(error) = too_many_root_fields(&operation.query, graphql.max_root_fields) {
+        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![error]))
+            .into_response();
+    }
     let operation = operation
         .data(DataLoader::new(FillsLoader::new(ctx.clone()), tokio::spawn))
         .data(ctx);
-    GraphQLResponse::from(graphql.schema.execute(operation).await).into_response()
+    let response = graphql.schema.execute(operation).await;
+    record_outcome(&response);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// serve.md §6.2: at most `max` root fields per operation (each is one read at least).
+fn too_many_root_fields(query: &str, max: usize) -> Option<async_graphql::ServerError> {
+    let document = async_graphql::parser::parse_query(query).ok()?;
+    let most = document
+        .operations
+        .iter()
+        .map(|(_, operation)| operation.node.selection_set.node.items.len())
+        .max()?;
+    (most > max).then(|| {
+        let mut error = async_graphql::ServerError::new(
+            format!("Query has {most} root fields; at most {max} are allowed."),
+            None,
+        );
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", "BAD_USER_INPUT");
+        error.extensions = Some(extensions);
+        error
+    })
+}
+
+/// GraphQL errors travel with HTTP 200, so the request log and status metrics do not see them:
+/// count operations by outcome and errors by code, and log the failures.
+fn record_outcome(response: &async_graphql::Response) {
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
+    metrics::counter!("comlink_graphql_operations_total", "outcome" => outcome).increment(1);
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|v| match v {
+                async_graphql::Value::String(code) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_owned());
+        metrics::counter!("comlink_graphql_errors_total", "code" => code.clone()).increment(1);
+        tracing::info!(code, message = %error.message, "graphql operation error");
+    }
 }
 
 /// Serves subscriptions on the upgraded connection with this request's context.
