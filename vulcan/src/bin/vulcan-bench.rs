@@ -144,6 +144,9 @@ async fn main() -> anyhow::Result<()> {
     let context = Context::new(Markets::new((0..args.markets).map(market)), Some(900));
     let processor = Processor::new(cache.clone(), None, context, ProcessorSettings::default());
 
+    let redis_before = RedisUsage::read(&cache).await?;
+    let own_cpu_before = own_cpu_seconds();
+    let load_before = load_average();
     let messages = stream(&args);
     let total = messages.len();
     eprintln!(
@@ -215,6 +218,84 @@ async fn main() -> anyhow::Result<()> {
         latencies.last().unwrap().as_secs_f64() * 1e3
     );
     println!("websocket / re-queue messages built: {outgoing}; dead letters: {dead}");
+    let redis_after = RedisUsage::read(&cache).await?;
+    let per_update = |seconds: f64| seconds * 1e6 / total as f64;
+    println!(
+        "Redis CPU {:.1} µs/update, commands run by scripts {:.2}/update; bench CPU {}; load average {} → {}",
+        per_update(redis_after.cpu_seconds - redis_before.cpu_seconds),
+        (redis_after.inner_calls - redis_before.inner_calls) as f64 / total as f64,
+        match (own_cpu_before, own_cpu_seconds()) {
+            (Some(a), Some(b)) => format!("{:.1} µs/update", per_update(b - a)),
+            _ => "n/a".into(),
+        },
+        load_before,
+        load_average(),
+    );
     cache.clear().await?;
     Ok(())
+}
+
+/// Redis server CPU (`INFO cpu`, all clients: run on a quiet server) and the number of commands
+/// other than script calls and INFO (`INFO commandstats`: what the scripts called).
+struct RedisUsage {
+    cpu_seconds: f64,
+    inner_calls: u64,
+}
+
+impl RedisUsage {
+    async fn read(cache: &Cache) -> anyhow::Result<Self> {
+        let cpu: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut cache.conn())
+            .await?;
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut cache.conn())
+            .await?;
+        let cpu_seconds = cpu
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("used_cpu_sys:")
+                    .or_else(|| l.strip_prefix("used_cpu_user:"))
+            })
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum();
+        let inner_calls = stats
+            .lines()
+            .filter_map(|l| l.strip_prefix("cmdstat_"))
+            .filter(|l| {
+                !["evalsha:", "eval:", "info:"]
+                    .iter()
+                    .any(|c| l.starts_with(c))
+            })
+            .filter_map(|l| {
+                l.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        Ok(Self {
+            cpu_seconds,
+            inner_calls,
+        })
+    }
+}
+
+/// This process's user + system CPU seconds (Linux `/proc/self/stat`, 100 ticks/s).
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// One-minute load average (Linux), to report how busy the shared machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "n/a".into())
 }
