@@ -24,7 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
 use crate::config::ComlinkSettings;
-use crate::error::route_not_found;
+use crate::error::{route_not_found, ServerErrorResponses};
 use crate::http::{normalize_path, observe};
 use crate::rate_limit::{Limiter, RateLimiter};
 use crate::routes::{
@@ -97,6 +97,7 @@ pub const ROUTES: &[&str] = &[
 /// The generated OpenAPI document served at `/v4/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&ServerErrorResponses),
     info(title = "Indexer API", version = "v1.0.0",
         description = "dYdX v4 indexer REST API (serve.md). Every route also accepts `minHeight` \
                        (or the `X-Min-Height` header) and answers with `X-Indexer-Height`."),

@@ -25,11 +25,19 @@ pub struct FieldError {
     /// The raw received value (a string, or an array for a repeated parameter); absent when the
     /// parameter was missing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<FieldValue>)]
     pub value: Option<serde_json::Value>,
     pub msg: String,
     pub param: String,
     pub location: Location,
+}
+
+/// The schema of [`FieldError::value`]: the value as received, a list for a repeated parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FieldValue {
+    One(String),
+    Repeated(Vec<String>),
 }
 
 /// `{"errors":[{value?, msg, param, location}]}` (400).
@@ -187,4 +195,45 @@ pub fn route_not_found() -> Response {
         }),
     )
         .into_response()
+}
+
+/// Documents the two statuses any route can answer: 500 (unexpected failure) and 503
+/// (`minHeight` not reached yet, beyond.md §3), both with [`ErrorBody`].
+pub struct ServerErrorResponses;
+
+impl utoipa::Modify for ServerErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let response = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("500".to_owned())
+                    .or_insert_with(|| response("Internal Server Error"));
+                responses.entry("503".to_owned()).or_insert_with(|| {
+                    response("`minHeight` is not indexed yet (`Height H is not indexed yet (latest: L)`, `Retry-After: 1`)")
+                });
+            }
+        }
+    }
 }

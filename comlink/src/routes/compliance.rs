@@ -28,8 +28,9 @@ pub struct ScreenResponse {
         (status = 429, body = ErrorBody)))]
 pub async fn get_screen(ctx: Ctx) -> ApiResult<Json<ScreenResponse>> {
     let mut v = ctx.validator();
+    // Any string, except one Postgres cannot hold (a NUL byte), which no address contains.
     let address = v.check(Location::Query, "address", true, MSG_INVALID, |t| {
-        Some(t.to_owned())
+        (!t.contains('\0')).then(|| t.to_owned())
     });
     ctx.finish(v)?;
     let db = ctx.reader().await?;

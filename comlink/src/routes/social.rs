@@ -87,7 +87,8 @@ pub async fn get_affiliate_total_volume(ctx: Ctx) -> ApiResult<Json<AffiliateTot
 }
 
 fn required_string(v: &mut crate::params::Validator<'_>, name: &str) -> Option<String> {
+    // A NUL byte cannot be stored in Postgres text, so no stored value contains one.
     v.check(Location::Query, name, true, MSG_INVALID, |text| {
-        (!text.is_empty()).then(|| text.to_owned())
+        (!text.is_empty() && !text.contains('\0')).then(|| text.to_owned())
     })
 }
