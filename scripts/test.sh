@@ -11,6 +11,12 @@ export INDEXER_PYTHON="$(scripts/python-env.sh)"
 cargo fmt --all -- --check
 "$INDEXER_PYTHON" deploy/ecs/tests/validate.py  # Terraform, Dockerfile and bazooka runner vs the sources
 
+# devnet/tests/live_page.rs opens the live page in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM:-}" ]; then
+  echo "[test] installing chromium (headless browser test of the live page)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

@@ -524,6 +524,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(set_status_route(&state))
         .merge(crate::graphql::router(&state))
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))

@@ -24,3 +24,4 @@ pub mod params;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod web;
