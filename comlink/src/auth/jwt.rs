@@ -253,6 +253,33 @@ mod tests {
     }
 
     #[test]
+    fn not_before_and_unknown_tiers_are_refused_and_grantless_tokens_keep_defaults() {
+        let s = settings();
+        let early = hs256("s3cret", r#"{"exp":2000,"nbf":1500,"points":9}"#);
+        assert_eq!(s.verify(&early, 1000), Err(TokenError::NotYetValid));
+        assert_eq!(s.verify(&early, 1500).unwrap().points, Some(9));
+        let gold = hs256("s3cret", r#"{"exp":2000,"tier":"gold"}"#);
+        assert_eq!(
+            s.verify(&gold, 1000),
+            Err(TokenError::UnknownTier("gold".into()))
+        );
+        let plain = hs256("s3cret", r#"{"exp":2000}"#);
+        assert_eq!(
+            s.verify(&plain, 1000),
+            Ok(ApiKey {
+                subject: None,
+                points: None
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_reported() {
+        assert!(JwtSettings::from_parts(None, Some("short".into()), &[]).is_err());
+        assert!(JwtSettings::from_parts(Some("k".into()), None, &["pro".to_owned()]).is_err());
+    }
+
+    #[test]
     fn eddsa_tokens_verify_against_the_public_key() {
         let signing = ed25519_consensus::SigningKey::from([7u8; 32]);
         let public = STANDARD.encode(signing.verification_key().to_bytes());
