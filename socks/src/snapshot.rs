@@ -4,12 +4,11 @@
 //!
 //! Each snapshot carries the stream positions it reflects (beyond.md §1):
 //! - the order book: levels, seq and epoch from one atomic Redis script call (exact);
-//! - Postgres-backed channels: ender's `channel_sequences` seq and epoch, read *before* the
-//!   snapshot. The snapshot then reflects at least that position, possibly a little more (a block
-//!   committed in between), so a client may receive an update its snapshot already contains,
-//!   never miss one. Exactness needs the query functions to run inside the caller's
-//!   repeatable-read transaction (they take a pool today).
-//! - subaccounts: ender's and vulcan's positions (two streams), both read before the snapshot;
+//! - Postgres-backed channels: ender's `channel_sequences` seq and epoch, read before and after
+//!   the snapshot and the read repeated until they agree (`exact!`): then the snapshot reflects
+//!   exactly that position. If the stream keeps moving (3 reads), the positions read before the
+//!   last read go out: at least that position, so an update may repeat, none is missed.
+//! - subaccounts: ender's and vulcan's positions (two streams), checked the same way;
 //! - parent subaccounts: none (their updates belong to the child streams).
 
 use std::sync::Arc;
@@ -110,6 +109,49 @@ pub struct StoreSnapshots {
 /// Statuses that may keep trading (closing positions) even from a restricted region.
 const CLOSE_ONLY_STATUSES: [&str; 2] = ["CLOSE_ONLY", "FIRST_STRIKE_CLOSE_ONLY"];
 
+/// Reads of a snapshot that found its stream positions unchanged before giving up on exactness.
+const EXACT_ATTEMPTS: usize = 3;
+
+/// `exact!(positions: EXPR, read: EXPR)`: a snapshot read between two reads of its stream positions (a seqlock).
+///
+/// The producers number a channel id's messages in the same transaction that changes what the
+/// snapshot reads (ender's `channel_sequences`; vulcan's Redis counter in the script that
+/// changes the orders), so positions that are equal before and after the read mean that nothing
+/// of this channel id was committed in between: the snapshot reflects exactly those positions
+/// and the client gets every later update and none it already has. The query library's functions
+/// take a pool, each statement its own snapshot, so one REPEATABLE READ transaction is not
+/// available; this gives the same exactness without it. When the streams keep moving for
+/// `EXACT_ATTEMPTS` reads, the last read goes out with the positions read before it: at least
+/// those, so an update may repeat what the snapshot holds but none is missed.
+///
+/// A macro rather than a function taking two async closures: the futures of such closures are
+/// not provably `Send`, which the async `SnapshotSource` needs. Both expressions are evaluated
+/// each time (in the enclosing async fn) and yield `Result<_, SnapshotError>`.
+macro_rules! exact {
+    (positions: $positions:expr, read: $read:expr $(,)?) => {{
+        let mut before = typed($positions)?;
+        let mut attempt = 1;
+        loop {
+            let value = typed($read)?;
+            let after = typed($positions)?;
+            if after == before {
+                break (value, before);
+            }
+            if attempt == EXACT_ATTEMPTS {
+                metrics::counter!("socks_snapshot_inexact_total").increment(1);
+                break (value, before);
+            }
+            before = after;
+            attempt += 1;
+        }
+    }};
+}
+
+/// Fixes the error type of a block that ends in `Ok(…)`.
+fn typed<T>(result: Result<T, SnapshotError>) -> Result<T, SnapshotError> {
+    result
+}
+
 fn json<T: Serialize>(value: &T) -> Result<String, SnapshotError> {
     serde_json::to_string(value).map_err(|e| SnapshotError::Failed(e.to_string()))
 }
@@ -185,16 +227,19 @@ impl StoreSnapshots {
     }
 
     async fn block_height(&self) -> Result<Snapshot, SnapshotError> {
-        let cursors = self
-            .ender_cursor(Channel::BlockHeight, "v4_block_height", None)
-            .await?;
-        let latest = blocks::latest_block(&self.pool)
-            .await?
-            .ok_or_else(|| SnapshotError::Failed(blocks::NO_BLOCKS_FOUND.into()))?;
-        Ok(Snapshot {
-            contents: json(&latest)?,
-            cursors,
-        })
+        let (contents, cursors) = exact!(
+            positions: {
+                self.ender_cursor(Channel::BlockHeight, "v4_block_height", None)
+                    .await
+            },
+            read: {
+                let latest = blocks::latest_block(&self.pool)
+                    .await?
+                    .ok_or_else(|| SnapshotError::Failed(blocks::NO_BLOCKS_FOUND.into()))?;
+                json(&latest)
+            },
+        );
+        Ok(Snapshot { contents, cursors })
     }
 
     async fn trades(&self, ticker: &str) -> Result<Snapshot, SnapshotError> {
@@ -204,25 +249,24 @@ impl StoreSnapshots {
             .by_ticker(ticker)
             .ok_or_else(|| Self::unknown_market(ticker))?
             .clob_pair_id;
-        let cursors = self.ender_cursor(Channel::Trades, ticker, None).await?;
-        let page = trades(
-            &self.pool,
-            &TradesFilter {
-                clob_pair_id,
-                created_before_or_at_height: None,
-                created_before_or_at: None,
-                pagination: Pagination::new(API_LIMIT, None),
-            },
-        )
-        .await?;
         #[derive(Serialize)]
         struct Body<T> {
             trades: T,
         }
-        Ok(Snapshot {
-            contents: json(&Body { trades: page.items })?,
-            cursors,
-        })
+        let (contents, cursors) = exact!(
+            positions: self.ender_cursor(Channel::Trades, ticker, None).await,
+            read: {
+                let filter = TradesFilter {
+                    clob_pair_id,
+                    created_before_or_at_height: None,
+                    created_before_or_at: None,
+                    pagination: Pagination::new(API_LIMIT, None),
+                };
+                let page = trades(&self.pool, &filter).await?;
+                json(&Body { trades: page.items })
+            },
+        );
+        Ok(Snapshot { contents, cursors })
     }
 
     async fn candles(&self, id: &str) -> Result<Snapshot, SnapshotError> {
@@ -232,37 +276,35 @@ impl StoreSnapshots {
         let resolution: CandleResolution = resolution
             .parse()
             .map_err(|_| SnapshotError::Failed(format!("bad candle resolution {resolution}")))?;
-        let cursors = self.ender_cursor(Channel::Candles, id, None).await?;
-        let rows = candles(
-            &self.pool,
-            ticker,
-            &CandlesFilter {
-                resolution,
-                limit: API_LIMIT,
-                from_iso: None,
-                to_iso: None,
-            },
-        )
-        .await?;
         #[derive(Serialize)]
         struct Body<T> {
             candles: T,
         }
-        Ok(Snapshot {
-            contents: json(&Body { candles: rows })?,
-            cursors,
-        })
+        let filter = CandlesFilter {
+            resolution,
+            limit: API_LIMIT,
+            from_iso: None,
+            to_iso: None,
+        };
+        let (contents, cursors) = exact!(
+            positions: self.ender_cursor(Channel::Candles, id, None).await,
+            read: {
+                let rows = candles(&self.pool, ticker, &filter).await?;
+                json(&Body { candles: rows })
+            },
+        );
+        Ok(Snapshot { contents, cursors })
     }
 
     async fn markets(&self) -> Result<Snapshot, SnapshotError> {
-        let cursors = self
-            .ender_cursor(Channel::Markets, "v4_markets", None)
-            .await?;
-        let body = markets::perpetual_markets(&self.pool, API_LIMIT).await?;
-        Ok(Snapshot {
-            contents: json(&body)?,
-            cursors,
-        })
+        let (contents, cursors) = exact!(
+            positions: {
+                self.ender_cursor(Channel::Markets, "v4_markets", None)
+                    .await
+            },
+            read: json(&markets::perpetual_markets(&self.pool, API_LIMIT).await?),
+        );
+        Ok(Snapshot { contents, cursors })
     }
 
     /// `{"subaccount": …, "orders": […], "blockHeight": "…"}`, or `{}` when the subaccount
@@ -274,16 +316,35 @@ impl StoreSnapshots {
     ) -> Result<Snapshot, SnapshotError> {
         let (address, number) = split_subaccount_id(&key.id)?;
         self.check_compliance(address, geo).await?;
-        let parent = key.channel == Channel::ParentSubaccounts;
-        let mut cursors = Vec::new();
-        if !parent {
-            let source = Some(ENDER_SOURCE);
-            cursors.extend(
-                self.ender_cursor(Channel::Subaccounts, &key.id, source)
-                    .await?,
-            );
-            cursors.extend(self.vulcan_subaccount_cursor(address, number).await?);
+        if key.channel == Channel::ParentSubaccounts {
+            let contents = self.account_contents(address, number, true).await?;
+            return Ok(Snapshot {
+                contents,
+                cursors: Vec::new(),
+            });
         }
+        let (contents, cursors) = exact!(
+            positions: {
+                let source = Some(ENDER_SOURCE);
+                let mut cursors = self
+                    .ender_cursor(Channel::Subaccounts, &key.id, source)
+                    .await?;
+                cursors.extend(self.vulcan_subaccount_cursor(address, number).await?);
+                Ok(cursors)
+            },
+            read: self.account_contents(address, number, false).await,
+        );
+        Ok(Snapshot { contents, cursors })
+    }
+
+    /// The account snapshot's `contents`: `{"subaccount": …, "orders": […], "blockHeight": "…"}`,
+    /// or `{}` when the subaccount does not exist.
+    async fn account_contents(
+        &self,
+        address: &str,
+        number: u32,
+        parent: bool,
+    ) -> Result<String, SnapshotError> {
         let markets = self.markets.get();
         let latest = blocks::latest_block(&self.pool)
             .await?
@@ -299,12 +360,7 @@ impl StoreSnapshots {
         };
         let subaccount = match subaccount {
             Ok(text) => text?,
-            Err(QueryError::NotFound(_)) => {
-                return Ok(Snapshot {
-                    contents: "{}".into(),
-                    cursors,
-                })
-            }
+            Err(QueryError::NotFound(_)) => return Ok("{}".into()),
             Err(other) => return Err(other.into()),
         };
         let selector = if parent {
@@ -347,7 +403,7 @@ impl StoreSnapshots {
         contents.push_str(",\"blockHeight\":");
         contents.push_str(&json(&latest.to_string())?);
         contents.push('}');
-        Ok(Snapshot { contents, cursors })
+        Ok(contents)
     }
 
     /// Ender's position on a channel id (its `channel_sequences` row, 0 if none yet) with the
@@ -442,5 +498,57 @@ impl SnapshotSource for StoreSnapshots {
             Channel::Markets => self.markets().await,
             Channel::Subaccounts | Channel::ParentSubaccounts => self.subaccount(key, geo).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn at(seq: u64) -> Vec<Cursor> {
+        vec![Cursor {
+            stream: StreamId::default(),
+            epoch: "e".into(),
+            seq,
+        }]
+    }
+
+    /// Runs `exact!` against a stream whose position reads return `positions` in turn; returns
+    /// how many reads were made and the positions the snapshot went out with.
+    async fn run(positions: &[u64]) -> Result<(usize, Vec<Cursor>), SnapshotError> {
+        let next_position = Cell::new(0);
+        let reads = Cell::new(0);
+        let position = || {
+            let i = next_position.get();
+            next_position.set(i + 1);
+            Ok(at(positions[i]))
+        };
+        let (read_number, cursors) = exact!(
+            positions: position(),
+            read: {
+                reads.set(reads.get() + 1);
+                Ok(reads.get())
+            },
+        );
+        assert_eq!(read_number, reads.get(), "the last read goes out");
+        Ok((reads.get(), cursors))
+    }
+
+    #[tokio::test]
+    async fn a_read_between_equal_positions_is_exact() {
+        assert_eq!(run(&[5, 5]).await.unwrap(), (1, at(5)));
+    }
+
+    #[tokio::test]
+    async fn a_read_that_overlapped_a_commit_is_repeated_until_the_positions_agree() {
+        assert_eq!(run(&[5, 6, 6]).await.unwrap(), (2, at(6)));
+        assert_eq!(run(&[5, 6, 8, 8]).await.unwrap(), (3, at(8)));
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_keeps_moving_gets_the_position_before_the_last_read() {
+        assert_eq!(run(&[5, 6, 7, 9]).await.unwrap(), (3, at(7)));
     }
 }
