@@ -249,6 +249,56 @@ async fn nested_fills_of_every_subaccount_come_from_one_batched_read() {
     assert_eq!(page["pageSize"], 3);
     assert_eq!(page["offset"], 3);
     assert_eq!(page["items"], json!([{ "createdAtHeight": "5" }]));
+
+    // Trade history and rewards: the REST values.
+    let seed = Seed {
+        pool: app.db.pool(),
+    };
+    seed.wallet(&owner, "1.25").await;
+    seed.trading_reward(&owner, 4, "1.25").await;
+    let body = graphql(
+        &app,
+        r#"query($a: String!) {
+            subaccount(address: $a, subaccountNumber: 2) {
+                tradeHistory(limit: 10) { items { id action side prevSize additionalSize value netFee }
+                    pageSize totalResults offset } }
+            address(address: $a) { historicalBlockTradingRewards { tradingReward createdAtHeight } }
+        }"#,
+        json!({ "a": owner }),
+    )
+    .await;
+    let data = no_errors(&body);
+    let rest = app
+        .get(&format!(
+            "/v4/tradeHistory?address={owner}&subaccountNumber=2&limit=10"
+        ))
+        .await
+        .body;
+    let history = &data["subaccount"]["tradeHistory"];
+    assert_eq!(history["totalResults"], rest["totalResults"]);
+    let rows = history["items"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for (got, want) in rows.iter().zip(rest["tradeHistory"].as_array().unwrap()) {
+        for field in [
+            "id",
+            "action",
+            "side",
+            "prevSize",
+            "additionalSize",
+            "value",
+            "netFee",
+        ] {
+            assert_eq!(got[field], want[field], "trade history {field}");
+        }
+    }
+    let rewards = app
+        .get(&format!("/v4/historicalBlockTradingRewards/{owner}"))
+        .await
+        .body;
+    assert_eq!(
+        data["address"]["historicalBlockTradingRewards"][0]["tradingReward"],
+        rewards["rewards"][0]["tradingReward"]
+    );
     app.stop().await;
 }
 

@@ -151,7 +151,7 @@ impl Query {
         let db = cx::reader(ctx).await?;
         let markets = cx::markets(ctx, None).await?;
         match q::subaccounts::address(&db.pool, &markets, &address).await {
-            Ok(found) => Ok(Some(Address(found))),
+            Ok(response) => Ok(Some(Address { address, response })),
             Err(q::QueryError::NotFound(_)) => Ok(None),
             Err(error) => Err(cx::query_error(error)),
         }
