@@ -9,6 +9,49 @@ use super::rows::*;
 use super::BlockWrite;
 use crate::StoreError;
 
+/// `INSERT INTO <table> ("<column>", …) SELECT * FROM UNNEST($1::<type>[], …) <suffix>`: the
+/// shape of every batched write. Column names are always quoted (the schema is camelCase).
+fn unnest_sql(table: &str, columns: &[(&str, &str)], suffix: &str) -> String {
+    let names: Vec<String> = columns
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, pg_type))| format!("${}::{pg_type}[]", i + 1))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) SELECT * FROM UNNEST({}) {suffix}",
+        names.join(", "),
+        arrays.join(", ")
+    )
+}
+
+/// `ON CONFLICT ("<key>") DO UPDATE SET "<column>" = EXCLUDED."<column>", …`: an upsert that
+/// replaces `columns` with the block's final values.
+fn on_conflict_update(key: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .map(|c| format!("\"{c}\" = EXCLUDED.\"{c}\""))
+        .collect();
+    format!("ON CONFLICT (\"{key}\") DO UPDATE SET {}", sets.join(", "))
+}
+
+/// Writes `rows` to `table` in one statement, one bound array per column: each entry is
+/// `"column": "postgres type" => |row| value`, in the order of the table's column list.
+macro_rules! unnest_insert {
+    ($conn:ident, $rows:ident, $table:literal, $suffix:expr,
+     { $($column:literal : $pg_type:literal => |$r:ident| $value:expr),+ $(,)? }) => {{
+        let sql = unnest_sql($table, &[$(($column, $pg_type)),+], $suffix);
+        sqlx::query(&sql)
+            $(.bind(col($rows, |$r| $value)))+
+            .execute(&mut *$conn)
+            .await?;
+        Ok(())
+    }};
+}
+
 /// One column of `rows` as a vector, ready to bind as a Postgres array.
 fn col<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
@@ -69,107 +112,67 @@ pub(super) async fn write_rows(conn: &mut PgConnection, w: &BlockWrite) -> Resul
 }
 
 async fn transactions(conn: &mut PgConnection, rows: &[TransactionRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO transactions (id, "blockHeight", "transactionIndex", "transactionHash")
-           SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::text[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.block_height))
-    .bind(col(rows, |r| r.transaction_index))
-    .bind(col(rows, |r| r.transaction_hash.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "transactions", "", {
+        "id": "uuid" => |r| r.id,
+        "blockHeight": "bigint" => |r| r.block_height,
+        "transactionIndex": "int" => |r| r.transaction_index,
+        "transactionHash": "text" => |r| r.transaction_hash.clone(),
+    })
 }
 
 async fn tendermint_events(
     conn: &mut PgConnection,
     rows: &[TendermintEventRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO tendermint_events (id, "blockHeight", "transactionIndex", "eventIndex")
-           SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::int[], $4::int[])"#,
-    )
-    .bind(col(rows, |r| r.id.clone()))
-    .bind(col(rows, |r| r.block_height))
-    .bind(col(rows, |r| r.transaction_index))
-    .bind(col(rows, |r| r.event_index))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "tendermint_events", "", {
+        "id": "bytea" => |r| r.id.clone(),
+        "blockHeight": "bigint" => |r| r.block_height,
+        "transactionIndex": "int" => |r| r.transaction_index,
+        "eventIndex": "int" => |r| r.event_index,
+    })
 }
 
 async fn markets(conn: &mut PgConnection, rows: &[MarketRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO markets (id, pair, exponent, "minPriceChangePpm", "oraclePrice")
-           SELECT * FROM UNNEST($1::int[], $2::text[], $3::int[], $4::int[], $5::numeric[])
-           ON CONFLICT (id) DO UPDATE SET pair = EXCLUDED.pair,
-             "minPriceChangePpm" = EXCLUDED."minPriceChangePpm",
-             "oraclePrice" = EXCLUDED."oraclePrice""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.pair.clone()))
-    .bind(col(rows, |r| r.exponent))
-    .bind(col(rows, |r| r.min_price_change_ppm))
-    .bind(col(rows, |r| r.oracle_price.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "markets", &on_conflict_update(
+        "id",
+        &["pair", "minPriceChangePpm", "oraclePrice"],
+    ), {
+        "id": "int" => |r| r.id,
+        "pair": "text" => |r| r.pair.clone(),
+        "exponent": "int" => |r| r.exponent,
+        "minPriceChangePpm": "int" => |r| r.min_price_change_ppm,
+        "oraclePrice": "numeric" => |r| r.oracle_price.clone(),
+    })
 }
 
 async fn liquidity_tiers(
     conn: &mut PgConnection,
     rows: &[LiquidityTierRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO liquidity_tiers (id, name, "initialMarginPpm", "maintenanceFractionPpm",
-             "openInterestLowerCap", "openInterestUpperCap")
-           SELECT * FROM UNNEST($1::int[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
-           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
-             "initialMarginPpm" = EXCLUDED."initialMarginPpm",
-             "maintenanceFractionPpm" = EXCLUDED."maintenanceFractionPpm",
-             "openInterestLowerCap" = EXCLUDED."openInterestLowerCap",
-             "openInterestUpperCap" = EXCLUDED."openInterestUpperCap""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.name.clone()))
-    .bind(col(rows, |r| r.initial_margin_ppm))
-    .bind(col(rows, |r| r.maintenance_fraction_ppm))
-    .bind(col(rows, |r| r.open_interest_lower_cap.clone()))
-    .bind(col(rows, |r| r.open_interest_upper_cap.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "liquidity_tiers", &on_conflict_update(
+        "id",
+        &[
+            "name", "initialMarginPpm", "maintenanceFractionPpm", "openInterestLowerCap",
+            "openInterestUpperCap",
+        ],
+    ), {
+        "id": "int" => |r| r.id,
+        "name": "text" => |r| r.name.clone(),
+        "initialMarginPpm": "bigint" => |r| r.initial_margin_ppm,
+        "maintenanceFractionPpm": "bigint" => |r| r.maintenance_fraction_ppm,
+        "openInterestLowerCap": "text" => |r| r.open_interest_lower_cap.clone(),
+        "openInterestUpperCap": "text" => |r| r.open_interest_upper_cap.clone(),
+    })
 }
 
 async fn assets(conn: &mut PgConnection, rows: &[AssetRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO assets (id, symbol, "atomicResolution", "hasMarket", "marketId")
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bool[], $5::int[])"#,
-    )
-    .bind(col(rows, |r| r.id.clone()))
-    .bind(col(rows, |r| r.symbol.clone()))
-    .bind(col(rows, |r| r.atomic_resolution))
-    .bind(col(rows, |r| r.has_market))
-    .bind(col(rows, |r| r.market_id))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "assets", "", {
+        "id": "text" => |r| r.id.clone(),
+        "symbol": "text" => |r| r.symbol.clone(),
+        "atomicResolution": "int" => |r| r.atomic_resolution,
+        "hasMarket": "bool" => |r| r.has_market,
+        "marketId": "int" => |r| r.market_id,
+    })
 }
 
 async fn perpetual_markets(
@@ -252,23 +255,16 @@ async fn perpetual_markets(
 }
 
 async fn subaccounts(conn: &mut PgConnection, rows: &[SubaccountRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO subaccounts (id, address, "subaccountNumber", "updatedAt", "updatedAtHeight")
-           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[])
-           ON CONFLICT (id) DO UPDATE SET "updatedAt" = EXCLUDED."updatedAt",
-             "updatedAtHeight" = EXCLUDED."updatedAtHeight""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.address.clone()))
-    .bind(col(rows, |r| r.subaccount_number))
-    .bind(col(rows, |r| r.updated_at))
-    .bind(col(rows, |r| r.updated_at_height))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "subaccounts", &on_conflict_update(
+        "id",
+        &["updatedAt", "updatedAtHeight"],
+    ), {
+        "id": "uuid" => |r| r.id,
+        "address": "text" => |r| r.address.clone(),
+        "subaccountNumber": "int" => |r| r.subaccount_number,
+        "updatedAt": "timestamptz" => |r| r.updated_at,
+        "updatedAtHeight": "bigint" => |r| r.updated_at_height,
+    })
 }
 
 async fn wallets(conn: &mut PgConnection, rows: &[WalletCredit]) -> Result<(), StoreError> {
@@ -290,350 +286,228 @@ async fn wallets(conn: &mut PgConnection, rows: &[WalletCredit]) -> Result<(), S
 }
 
 async fn orders(conn: &mut PgConnection, rows: &[OrderRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO orders (id, "subaccountId", "clientId", "clobPairId", side, size,
-             "totalFilled", price, type, status, "timeInForce", "reduceOnly", "orderFlags",
-             "goodTilBlock", "goodTilBlockTime", "createdAtHeight", "clientMetadata",
-             "triggerPrice", "updatedAt", "updatedAtHeight", duration, "interval",
-             "priceTolerance", "builderAddress", "feePpm", "orderRouterAddress", "createdAt")
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[],
-             $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::text[],
-             $12::bool[], $13::bigint[], $14::bigint[], $15::timestamptz[], $16::bigint[],
-             $17::bigint[], $18::numeric[], $19::timestamptz[], $20::bigint[], $21::text[],
-             $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::timestamptz[])
-           ON CONFLICT (id) DO UPDATE SET "subaccountId" = EXCLUDED."subaccountId",
-             "clientId" = EXCLUDED."clientId", "clobPairId" = EXCLUDED."clobPairId",
-             side = EXCLUDED.side, size = EXCLUDED.size, "totalFilled" = EXCLUDED."totalFilled",
-             price = EXCLUDED.price, type = EXCLUDED.type, status = EXCLUDED.status,
-             "timeInForce" = EXCLUDED."timeInForce", "reduceOnly" = EXCLUDED."reduceOnly",
-             "orderFlags" = EXCLUDED."orderFlags", "goodTilBlock" = EXCLUDED."goodTilBlock",
-             "goodTilBlockTime" = EXCLUDED."goodTilBlockTime",
-             "createdAtHeight" = EXCLUDED."createdAtHeight",
-             "clientMetadata" = EXCLUDED."clientMetadata", "triggerPrice" = EXCLUDED."triggerPrice",
-             "updatedAt" = EXCLUDED."updatedAt", "updatedAtHeight" = EXCLUDED."updatedAtHeight",
-             duration = EXCLUDED.duration, "interval" = EXCLUDED."interval",
-             "priceTolerance" = EXCLUDED."priceTolerance", "builderAddress" = EXCLUDED."builderAddress",
-             "feePpm" = EXCLUDED."feePpm", "orderRouterAddress" = EXCLUDED."orderRouterAddress",
-             "createdAt" = EXCLUDED."createdAt""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.subaccount_id))
-    .bind(col(rows, |r| r.client_id))
-    .bind(col(rows, |r| r.clob_pair_id))
-    .bind(col(rows, |r| r.side.clone()))
-    .bind(col(rows, |r| r.size.clone()))
-    .bind(col(rows, |r| r.total_filled.clone()))
-    .bind(col(rows, |r| r.price.clone()))
-    .bind(col(rows, |r| r.order_type.clone()))
-    .bind(col(rows, |r| r.status.clone()))
-    .bind(col(rows, |r| r.time_in_force.clone()))
-    .bind(col(rows, |r| r.reduce_only))
-    .bind(col(rows, |r| r.order_flags))
-    .bind(col(rows, |r| r.good_til_block))
-    .bind(col(rows, |r| r.good_til_block_time))
-    .bind(col(rows, |r| r.created_at_height))
-    .bind(col(rows, |r| r.client_metadata))
-    .bind(col(rows, |r| r.trigger_price.clone()))
-    .bind(col(rows, |r| r.updated_at))
-    .bind(col(rows, |r| r.updated_at_height))
-    .bind(col(rows, |r| r.duration.clone()))
-    .bind(col(rows, |r| r.interval.clone()))
-    .bind(col(rows, |r| r.price_tolerance.clone()))
-    .bind(col(rows, |r| r.builder_address.clone()))
-    .bind(col(rows, |r| r.fee_ppm.clone()))
-    .bind(col(rows, |r| r.order_router_address.clone()))
-    .bind(col(rows, |r| r.created_at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "orders", &on_conflict_update(
+        "id",
+        &[
+            "subaccountId", "clientId", "clobPairId", "side", "size", "totalFilled", "price",
+            "type", "status", "timeInForce", "reduceOnly", "orderFlags", "goodTilBlock",
+            "goodTilBlockTime", "createdAtHeight", "clientMetadata", "triggerPrice",
+            "updatedAt", "updatedAtHeight", "duration", "interval", "priceTolerance",
+            "builderAddress", "feePpm", "orderRouterAddress", "createdAt",
+        ],
+    ), {
+        "id": "uuid" => |r| r.id,
+        "subaccountId": "uuid" => |r| r.subaccount_id,
+        "clientId": "bigint" => |r| r.client_id,
+        "clobPairId": "bigint" => |r| r.clob_pair_id,
+        "side": "text" => |r| r.side.clone(),
+        "size": "numeric" => |r| r.size.clone(),
+        "totalFilled": "numeric" => |r| r.total_filled.clone(),
+        "price": "numeric" => |r| r.price.clone(),
+        "type": "text" => |r| r.order_type.clone(),
+        "status": "text" => |r| r.status.clone(),
+        "timeInForce": "text" => |r| r.time_in_force.clone(),
+        "reduceOnly": "bool" => |r| r.reduce_only,
+        "orderFlags": "bigint" => |r| r.order_flags,
+        "goodTilBlock": "bigint" => |r| r.good_til_block,
+        "goodTilBlockTime": "timestamptz" => |r| r.good_til_block_time,
+        "createdAtHeight": "bigint" => |r| r.created_at_height,
+        "clientMetadata": "bigint" => |r| r.client_metadata,
+        "triggerPrice": "numeric" => |r| r.trigger_price.clone(),
+        "updatedAt": "timestamptz" => |r| r.updated_at,
+        "updatedAtHeight": "bigint" => |r| r.updated_at_height,
+        "duration": "text" => |r| r.duration.clone(),
+        "interval": "text" => |r| r.interval.clone(),
+        "priceTolerance": "text" => |r| r.price_tolerance.clone(),
+        "builderAddress": "text" => |r| r.builder_address.clone(),
+        "feePpm": "text" => |r| r.fee_ppm.clone(),
+        "orderRouterAddress": "text" => |r| r.order_router_address.clone(),
+        "createdAt": "timestamptz" => |r| r.created_at,
+    })
 }
 
 async fn perpetual_positions(
     conn: &mut PgConnection,
     rows: &[PerpetualPositionRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO perpetual_positions (id, "subaccountId", "perpetualId", side, status, size,
-             "maxSize", "entryPrice", "exitPrice", "sumOpen", "sumClose", "createdAt", "closedAt",
-             "createdAtHeight", "closedAtHeight", "openEventId", "closeEventId", "lastEventId",
-             "settledFunding", "totalRealizedPnl")
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
-             $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[],
-             $11::numeric[], $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::bigint[],
-             $16::bytea[], $17::bytea[], $18::bytea[], $19::numeric[], $20::numeric[])
-           ON CONFLICT (id) DO UPDATE SET side = EXCLUDED.side, status = EXCLUDED.status,
-             size = EXCLUDED.size, "maxSize" = EXCLUDED."maxSize",
-             "entryPrice" = EXCLUDED."entryPrice", "exitPrice" = EXCLUDED."exitPrice",
-             "sumOpen" = EXCLUDED."sumOpen", "sumClose" = EXCLUDED."sumClose",
-             "closedAt" = EXCLUDED."closedAt", "closedAtHeight" = EXCLUDED."closedAtHeight",
-             "closeEventId" = EXCLUDED."closeEventId", "lastEventId" = EXCLUDED."lastEventId",
-             "settledFunding" = EXCLUDED."settledFunding",
-             "totalRealizedPnl" = EXCLUDED."totalRealizedPnl""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.subaccount_id))
-    .bind(col(rows, |r| r.perpetual_id))
-    .bind(col(rows, |r| r.side.clone()))
-    .bind(col(rows, |r| r.status.clone()))
-    .bind(col(rows, |r| r.size.clone()))
-    .bind(col(rows, |r| r.max_size.clone()))
-    .bind(col(rows, |r| r.entry_price.clone()))
-    .bind(col(rows, |r| r.exit_price.clone()))
-    .bind(col(rows, |r| r.sum_open.clone()))
-    .bind(col(rows, |r| r.sum_close.clone()))
-    .bind(col(rows, |r| r.created_at))
-    .bind(col(rows, |r| r.closed_at))
-    .bind(col(rows, |r| r.created_at_height))
-    .bind(col(rows, |r| r.closed_at_height))
-    .bind(col(rows, |r| r.open_event_id.clone()))
-    .bind(col(rows, |r| r.close_event_id.clone()))
-    .bind(col(rows, |r| r.last_event_id.clone()))
-    .bind(col(rows, |r| r.settled_funding.clone()))
-    .bind(col(rows, |r| r.total_realized_pnl.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "perpetual_positions", &on_conflict_update(
+        "id",
+        &[
+            "side", "status", "size", "maxSize", "entryPrice", "exitPrice", "sumOpen",
+            "sumClose", "closedAt", "closedAtHeight", "closeEventId", "lastEventId",
+            "settledFunding", "totalRealizedPnl",
+        ],
+    ), {
+        "id": "uuid" => |r| r.id,
+        "subaccountId": "uuid" => |r| r.subaccount_id,
+        "perpetualId": "bigint" => |r| r.perpetual_id,
+        "side": "text" => |r| r.side.clone(),
+        "status": "text" => |r| r.status.clone(),
+        "size": "numeric" => |r| r.size.clone(),
+        "maxSize": "numeric" => |r| r.max_size.clone(),
+        "entryPrice": "numeric" => |r| r.entry_price.clone(),
+        "exitPrice": "numeric" => |r| r.exit_price.clone(),
+        "sumOpen": "numeric" => |r| r.sum_open.clone(),
+        "sumClose": "numeric" => |r| r.sum_close.clone(),
+        "createdAt": "timestamptz" => |r| r.created_at,
+        "closedAt": "timestamptz" => |r| r.closed_at,
+        "createdAtHeight": "bigint" => |r| r.created_at_height,
+        "closedAtHeight": "bigint" => |r| r.closed_at_height,
+        "openEventId": "bytea" => |r| r.open_event_id.clone(),
+        "closeEventId": "bytea" => |r| r.close_event_id.clone(),
+        "lastEventId": "bytea" => |r| r.last_event_id.clone(),
+        "settledFunding": "numeric" => |r| r.settled_funding.clone(),
+        "totalRealizedPnl": "numeric" => |r| r.total_realized_pnl.clone(),
+    })
 }
 
 async fn fills(conn: &mut PgConnection, rows: &[FillRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO fills (id, "subaccountId", side, liquidity, type, "clobPairId", "orderId",
-             size, price, "quoteAmount", "eventId", "transactionHash", "createdAt",
-             "createdAtHeight", "clientMetadata", fee, "affiliateRevShare", "builderAddress",
-             "builderFee", "orderRouterAddress", "orderRouterFee", "positionSizeBefore",
-             "entryPriceBefore", "positionSideBefore")
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-             $6::bigint[], $7::uuid[], $8::numeric[], $9::numeric[], $10::numeric[], $11::bytea[],
-             $12::text[], $13::timestamptz[], $14::bigint[], $15::bigint[], $16::text[],
-             $17::numeric[], $18::text[], $19::text[], $20::text[], $21::text[], $22::numeric[],
-             $23::numeric[], $24::text[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.subaccount_id))
-    .bind(col(rows, |r| r.side.clone()))
-    .bind(col(rows, |r| r.liquidity.clone()))
-    .bind(col(rows, |r| r.fill_type.clone()))
-    .bind(col(rows, |r| r.clob_pair_id))
-    .bind(col(rows, |r| r.order_id))
-    .bind(col(rows, |r| r.size.clone()))
-    .bind(col(rows, |r| r.price.clone()))
-    .bind(col(rows, |r| r.quote_amount.clone()))
-    .bind(col(rows, |r| r.event_id.clone()))
-    .bind(col(rows, |r| r.transaction_hash.clone()))
-    .bind(col(rows, |r| r.created_at))
-    .bind(col(rows, |r| r.created_at_height))
-    .bind(col(rows, |r| r.client_metadata))
-    .bind(col(rows, |r| r.fee.clone()))
-    .bind(col(rows, |r| r.affiliate_rev_share.clone()))
-    .bind(col(rows, |r| r.builder_address.clone()))
-    .bind(col(rows, |r| r.builder_fee.clone()))
-    .bind(col(rows, |r| r.order_router_address.clone()))
-    .bind(col(rows, |r| r.order_router_fee.clone()))
-    .bind(col(rows, |r| r.position_size_before.clone()))
-    .bind(col(rows, |r| r.entry_price_before.clone()))
-    .bind(col(rows, |r| r.position_side_before.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "fills", "", {
+        "id": "uuid" => |r| r.id,
+        "subaccountId": "uuid" => |r| r.subaccount_id,
+        "side": "text" => |r| r.side.clone(),
+        "liquidity": "text" => |r| r.liquidity.clone(),
+        "type": "text" => |r| r.fill_type.clone(),
+        "clobPairId": "bigint" => |r| r.clob_pair_id,
+        "orderId": "uuid" => |r| r.order_id,
+        "size": "numeric" => |r| r.size.clone(),
+        "price": "numeric" => |r| r.price.clone(),
+        "quoteAmount": "numeric" => |r| r.quote_amount.clone(),
+        "eventId": "bytea" => |r| r.event_id.clone(),
+        "transactionHash": "text" => |r| r.transaction_hash.clone(),
+        "createdAt": "timestamptz" => |r| r.created_at,
+        "createdAtHeight": "bigint" => |r| r.created_at_height,
+        "clientMetadata": "bigint" => |r| r.client_metadata,
+        "fee": "text" => |r| r.fee.clone(),
+        "affiliateRevShare": "numeric" => |r| r.affiliate_rev_share.clone(),
+        "builderAddress": "text" => |r| r.builder_address.clone(),
+        "builderFee": "text" => |r| r.builder_fee.clone(),
+        "orderRouterAddress": "text" => |r| r.order_router_address.clone(),
+        "orderRouterFee": "text" => |r| r.order_router_fee.clone(),
+        "positionSizeBefore": "numeric" => |r| r.position_size_before.clone(),
+        "entryPriceBefore": "numeric" => |r| r.entry_price_before.clone(),
+        "positionSideBefore": "text" => |r| r.position_side_before.clone(),
+    })
 }
 
 async fn asset_positions(
     conn: &mut PgConnection,
     rows: &[AssetPositionRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO asset_positions (id, "assetId", "subaccountId", size, "isLong")
-           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::bool[])
-           ON CONFLICT (id) DO UPDATE SET size = EXCLUDED.size, "isLong" = EXCLUDED."isLong""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.asset_id.clone()))
-    .bind(col(rows, |r| r.subaccount_id))
-    .bind(col(rows, |r| r.size.clone()))
-    .bind(col(rows, |r| r.is_long))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "asset_positions", &on_conflict_update(
+        "id",
+        &["size", "isLong"],
+    ), {
+        "id": "uuid" => |r| r.id,
+        "assetId": "text" => |r| r.asset_id.clone(),
+        "subaccountId": "uuid" => |r| r.subaccount_id,
+        "size": "numeric" => |r| r.size.clone(),
+        "isLong": "bool" => |r| r.is_long,
+    })
 }
 
 async fn transfers(conn: &mut PgConnection, rows: &[TransferRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO transfers (id, "senderSubaccountId", "recipientSubaccountId",
-             "senderWalletAddress", "recipientWalletAddress", "assetId", size, "eventId",
-             "transactionHash", "createdAt", "createdAtHeight")
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-             $6::text[], $7::numeric[], $8::bytea[], $9::text[], $10::timestamptz[], $11::bigint[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.sender_subaccount_id))
-    .bind(col(rows, |r| r.recipient_subaccount_id))
-    .bind(col(rows, |r| r.sender_wallet_address.clone()))
-    .bind(col(rows, |r| r.recipient_wallet_address.clone()))
-    .bind(col(rows, |r| r.asset_id.clone()))
-    .bind(col(rows, |r| r.size.clone()))
-    .bind(col(rows, |r| r.event_id.clone()))
-    .bind(col(rows, |r| r.transaction_hash.clone()))
-    .bind(col(rows, |r| r.created_at))
-    .bind(col(rows, |r| r.created_at_height))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "transfers", "", {
+        "id": "uuid" => |r| r.id,
+        "senderSubaccountId": "uuid" => |r| r.sender_subaccount_id,
+        "recipientSubaccountId": "uuid" => |r| r.recipient_subaccount_id,
+        "senderWalletAddress": "text" => |r| r.sender_wallet_address.clone(),
+        "recipientWalletAddress": "text" => |r| r.recipient_wallet_address.clone(),
+        "assetId": "text" => |r| r.asset_id.clone(),
+        "size": "numeric" => |r| r.size.clone(),
+        "eventId": "bytea" => |r| r.event_id.clone(),
+        "transactionHash": "text" => |r| r.transaction_hash.clone(),
+        "createdAt": "timestamptz" => |r| r.created_at,
+        "createdAtHeight": "bigint" => |r| r.created_at_height,
+    })
 }
 
 async fn oracle_prices(conn: &mut PgConnection, rows: &[OraclePriceRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO oracle_prices (id, "marketId", price, "effectiveAt", "effectiveAtHeight")
-           SELECT * FROM UNNEST($1::uuid[], $2::int[], $3::numeric[], $4::timestamptz[], $5::bigint[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.market_id))
-    .bind(col(rows, |r| r.price.clone()))
-    .bind(col(rows, |r| r.effective_at))
-    .bind(col(rows, |r| r.effective_at_height))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "oracle_prices", "", {
+        "id": "uuid" => |r| r.id,
+        "marketId": "int" => |r| r.market_id,
+        "price": "numeric" => |r| r.price.clone(),
+        "effectiveAt": "timestamptz" => |r| r.effective_at,
+        "effectiveAtHeight": "bigint" => |r| r.effective_at_height,
+    })
 }
 
 async fn funding_index_updates(
     conn: &mut PgConnection,
     rows: &[FundingIndexUpdateRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO funding_index_updates (id, "perpetualId", "eventId", rate, "oraclePrice",
-             "fundingIndex", "effectiveAt", "effectiveAtHeight")
-           SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::bytea[], $4::numeric[], $5::numeric[],
-             $6::numeric[], $7::timestamptz[], $8::bigint[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.perpetual_id))
-    .bind(col(rows, |r| r.event_id.clone()))
-    .bind(col(rows, |r| r.rate.clone()))
-    .bind(col(rows, |r| r.oracle_price.clone()))
-    .bind(col(rows, |r| r.funding_index.clone()))
-    .bind(col(rows, |r| r.effective_at))
-    .bind(col(rows, |r| r.effective_at_height))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "funding_index_updates", "", {
+        "id": "uuid" => |r| r.id,
+        "perpetualId": "bigint" => |r| r.perpetual_id,
+        "eventId": "bytea" => |r| r.event_id.clone(),
+        "rate": "numeric" => |r| r.rate.clone(),
+        "oraclePrice": "numeric" => |r| r.oracle_price.clone(),
+        "fundingIndex": "numeric" => |r| r.funding_index.clone(),
+        "effectiveAt": "timestamptz" => |r| r.effective_at,
+        "effectiveAtHeight": "bigint" => |r| r.effective_at_height,
+    })
 }
 
 async fn trading_rewards(
     conn: &mut PgConnection,
     rows: &[TradingRewardRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO trading_rewards (id, address, "blockTime", "blockHeight", amount)
-           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::bigint[], $5::numeric[])"#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.address.clone()))
-    .bind(col(rows, |r| r.block_time))
-    .bind(col(rows, |r| r.block_height))
-    .bind(col(rows, |r| r.amount.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "trading_rewards", "", {
+        "id": "uuid" => |r| r.id,
+        "address": "text" => |r| r.address.clone(),
+        "blockTime": "timestamptz" => |r| r.block_time,
+        "blockHeight": "bigint" => |r| r.block_height,
+        "amount": "numeric" => |r| r.amount.clone(),
+    })
 }
 
 async fn affiliate_referred_users(
     conn: &mut PgConnection,
     rows: &[AffiliateReferredUserRow],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO affiliate_referred_users ("refereeAddress", "affiliateAddress", "referredAtBlock")
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])"#,
-    )
-    .bind(col(rows, |r| r.referee_address.clone()))
-    .bind(col(rows, |r| r.affiliate_address.clone()))
-    .bind(col(rows, |r| r.referred_at_block))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "affiliate_referred_users", "", {
+        "refereeAddress": "text" => |r| r.referee_address.clone(),
+        "affiliateAddress": "text" => |r| r.affiliate_address.clone(),
+        "referredAtBlock": "bigint" => |r| r.referred_at_block,
+    })
 }
 
 async fn vaults(conn: &mut PgConnection, rows: &[VaultRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO vaults (address, "clobPairId", status, "createdAt", "updatedAt")
-           SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-           ON CONFLICT (address) DO UPDATE SET status = EXCLUDED.status,
-             "updatedAt" = EXCLUDED."updatedAt""#,
-    )
-    .bind(col(rows, |r| r.address.clone()))
-    .bind(col(rows, |r| r.clob_pair_id))
-    .bind(col(rows, |r| r.status.clone()))
-    .bind(col(rows, |r| r.created_at))
-    .bind(col(rows, |r| r.updated_at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "vaults", &on_conflict_update(
+        "address",
+        &["status", "updatedAt"],
+    ), {
+        "address": "text" => |r| r.address.clone(),
+        "clobPairId": "bigint" => |r| r.clob_pair_id,
+        "status": "text" => |r| r.status.clone(),
+        "createdAt": "timestamptz" => |r| r.created_at,
+        "updatedAt": "timestamptz" => |r| r.updated_at,
+    })
 }
 
 async fn candles(conn: &mut PgConnection, rows: &[CandleRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        r#"INSERT INTO candles (id, "startedAt", ticker, resolution, low, high, open, close,
-             "baseTokenVolume", "usdVolume", trades, "startingOpenInterest",
-             "orderbookMidPriceOpen", "orderbookMidPriceClose")
-           SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[],
-             $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[],
-             $10::numeric[], $11::int[], $12::numeric[], $13::numeric[], $14::numeric[])
-           ON CONFLICT (id) DO UPDATE SET low = EXCLUDED.low, high = EXCLUDED.high,
-             open = EXCLUDED.open, close = EXCLUDED.close,
-             "baseTokenVolume" = EXCLUDED."baseTokenVolume", "usdVolume" = EXCLUDED."usdVolume",
-             trades = EXCLUDED.trades, "startingOpenInterest" = EXCLUDED."startingOpenInterest",
-             "orderbookMidPriceOpen" = EXCLUDED."orderbookMidPriceOpen",
-             "orderbookMidPriceClose" = EXCLUDED."orderbookMidPriceClose""#,
-    )
-    .bind(col(rows, |r| r.id))
-    .bind(col(rows, |r| r.started_at))
-    .bind(col(rows, |r| r.ticker.clone()))
-    .bind(col(rows, |r| r.resolution.clone()))
-    .bind(col(rows, |r| r.low.clone()))
-    .bind(col(rows, |r| r.high.clone()))
-    .bind(col(rows, |r| r.open.clone()))
-    .bind(col(rows, |r| r.close.clone()))
-    .bind(col(rows, |r| r.base_token_volume.clone()))
-    .bind(col(rows, |r| r.usd_volume.clone()))
-    .bind(col(rows, |r| r.trades))
-    .bind(col(rows, |r| r.starting_open_interest.clone()))
-    .bind(col(rows, |r| r.orderbook_mid_price_open.clone()))
-    .bind(col(rows, |r| r.orderbook_mid_price_close.clone()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    unnest_insert!(conn, rows, "candles", &on_conflict_update(
+        "id",
+        &[
+            "low", "high", "open", "close", "baseTokenVolume", "usdVolume", "trades",
+            "startingOpenInterest", "orderbookMidPriceOpen", "orderbookMidPriceClose",
+        ],
+    ), {
+        "id": "uuid" => |r| r.id,
+        "startedAt": "timestamptz" => |r| r.started_at,
+        "ticker": "text" => |r| r.ticker.clone(),
+        "resolution": "text" => |r| r.resolution.clone(),
+        "low": "numeric" => |r| r.low.clone(),
+        "high": "numeric" => |r| r.high.clone(),
+        "open": "numeric" => |r| r.open.clone(),
+        "close": "numeric" => |r| r.close.clone(),
+        "baseTokenVolume": "numeric" => |r| r.base_token_volume.clone(),
+        "usdVolume": "numeric" => |r| r.usd_volume.clone(),
+        "trades": "int" => |r| r.trades,
+        "startingOpenInterest": "numeric" => |r| r.starting_open_interest.clone(),
+        "orderbookMidPriceOpen": "numeric" => |r| r.orderbook_mid_price_open.clone(),
+        "orderbookMidPriceClose": "numeric" => |r| r.orderbook_mid_price_close.clone(),
+    })
 }
 
 /// Advances the sequence of every channel the messages use (one statement), then appends the
