@@ -882,3 +882,121 @@ async fn the_binary_publishes_each_blocks_off_chain_updates_then_the_block() {
     }
     topics.cleanup().await.unwrap();
 }
+
+/// Vulcan's real processing path (against the real Redis) fed the chain's off-chain updates one
+/// message at a time rebuilds exactly the node's books, level by level, after every block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vulcan_rebuilds_the_nodes_books_from_the_off_chain_updates() {
+    vulcan_rebuilds_books(Some(1)).await;
+}
+
+/// The same with each block's updates as one batch, as vulcan's consumer hands them over.
+/// Ignored: it fails at block 6 (seed 12). A batch holding Place+Update of order A, Place+Update
+/// of order B at the same price and then A's USER_CANCELED removal leaves A's size in the Redis
+/// level (68 000 000 instead of B's 20 000 000 quantums at ETH-USD 2996.2); processed one message
+/// per batch the same messages give the right level. A vulcan batch-processing defect, reported
+/// to its owner; run with `cargo nextest run -p devnet --test chain --run-ignored all batch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "vulcan batch defect: levels wrong when one batch places, rests and cancels an order"]
+async fn vulcan_rebuilds_the_nodes_books_from_whole_block_batches() {
+    vulcan_rebuilds_books(None).await;
+}
+
+/// Feeds vulcan's `Processor` the chain's off-chain updates in batches of `batch_size` (None: a
+/// block's updates per batch) and compares the Redis levels with the node's books.
+async fn vulcan_rebuilds_books(batch_size: Option<usize>) {
+    use indexer_base::config::{Env, RedisSettings};
+    use indexer_bus::MessageHeaders;
+    use indexer_cache::{book_snapshot, Cache};
+    use std::time::Instant;
+    use vulcan::markets::{Context, Market, Markets};
+    use vulcan::pipeline::{Inbound, Processor, ProcessorSettings};
+
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let env = Env::from_pairs([("REDIS_KEY_PREFIX", prefix.as_str())]);
+    let cache = Cache::connect(&RedisSettings::from_env(&env).unwrap())
+        .await
+        .unwrap();
+    // Stateful orders need ender's database rows; this test is about the node's messages.
+    let config = ChainConfig {
+        stateful_order_percent: 0,
+        liquidation_one_in_blocks: 5,
+        ..ChainConfig::three_markets(12)
+    };
+    let markets: Vec<Market> = config
+        .markets
+        .iter()
+        .enumerate()
+        .map(|(id, spec)| Market {
+            clob_pair_id: id as u32,
+            ticker: spec.ticker.clone(),
+            params: indexer_domain::MarketParams {
+                atomic_resolution: spec.atomic_resolution,
+                quantum_conversion_exponent: spec.quantum_conversion_exponent,
+                subticks_per_tick: spec.subticks_per_tick,
+                step_base_quantums: spec.step_base_quantums,
+            },
+        })
+        .collect();
+    let context = Context::new(Markets::new(markets.clone()), Some(0));
+    let processor = Processor::new(cache.clone(), None, context, ProcessorSettings::default());
+    let mut chain = SimulatedChain::new(config);
+    let mut compared_levels = 0;
+    for _ in 0..150 {
+        let output = chain.next_output();
+        let batch: Vec<Inbound> = output
+            .off_chain
+            .iter()
+            .map(|m| Inbound {
+                raw: m.encode(),
+                update: m.update.clone(),
+                key: Some(m.key.to_vec()),
+                headers: MessageHeaders::new(),
+                kafka_timestamp_ms: Some(1_700_000_000_000),
+                received: Instant::now(),
+                meta: None,
+            })
+            .collect();
+        for chunk in batch.chunks(batch_size.unwrap_or(batch.len()).max(1)) {
+            let processed = processor.process(chunk).await.unwrap();
+            assert!(
+                processed.dead_letters.is_empty(),
+                "{:?}",
+                processed.dead_letters
+            );
+        }
+        for (id, market) in markets.iter().enumerate() {
+            let snapshot = book_snapshot(&cache, &market.ticker).await.unwrap();
+            for side in [SIDE_BUY, SIDE_SELL] {
+                let stored = if side == SIDE_BUY {
+                    &snapshot.bids
+                } else {
+                    &snapshot.asks
+                };
+                let mut redis: Vec<(String, i64)> = stored
+                    .iter()
+                    .filter(|l| l.size_quantums > 0)
+                    .map(|l| (l.price.clone(), l.size_quantums))
+                    .collect();
+                redis.sort();
+                let mut node: Vec<(String, i64)> = chain.books()[id]
+                    .levels(side)
+                    .into_iter()
+                    .map(|(price, size)| (market.price(price), size as i64))
+                    .collect();
+                node.sort();
+                compared_levels += node.len();
+                assert_eq!(
+                    redis, node,
+                    "{} side {side} block {}",
+                    market.ticker, output.block.height
+                );
+            }
+        }
+    }
+    assert!(
+        compared_levels > 1_000,
+        "books had levels: {compared_levels}"
+    );
+    cache.clear().await.unwrap();
+}
