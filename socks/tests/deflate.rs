@@ -1,7 +1,8 @@
 //! permessage-deflate (RFC 7692) on the wire: a raw client that offers it sees compressed frames
 //! (RSV1) that inflate with an independent inflater to the exact frames, can send compressed
 //! frames itself, and a client that does not offer it (or a server with it off) gets plain ones.
-//! The Python `websockets` library (which offers deflate by default) decodes every frame.
+//! The Python `websockets` library and Node's `ws` (v4-client-js's transport under Node), which
+//! both offer deflate by default, decode every frame.
 
 mod common;
 
@@ -311,14 +312,10 @@ fn python() -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_python_websockets_library_negotiates_deflate_and_decodes_every_frame() {
-    let python = python();
-    let server = TestServer::start(&[]).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/deflate_client.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .arg(&server.url)
+/// Runs a client program that prints READY once subscribed to the BTC-USD order book, publishes
+/// two long updates, and returns the JSON report it prints last.
+async fn drive(mut command: Command, server: &TestServer) -> Value {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -330,16 +327,21 @@ async fn the_python_websockets_library_negotiates_deflate_and_decodes_every_fram
             let _ = lines_tx.send(line);
         }
     });
-    let ready = tokio::time::timeout(std::time::Duration::from_secs(60), lines.recv())
-        .await
-        .expect("the client answers within the bound")
-        .unwrap_or_default();
-    if ready != "READY" {
-        let output = child.wait_with_output().unwrap();
-        panic!(
-            "client did not subscribe: {ready}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.recv())
+            .await
+            .expect("the client answers within the bound");
+        match line.as_deref() {
+            Some("READY") => break,
+            Some(_) => continue,
+            None => {
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "client did not subscribe:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
     }
     server.ctx.hub.publish(big_book_message(1));
     server.ctx.hub.publish(big_book_message(2));
@@ -353,7 +355,10 @@ async fn the_python_websockets_library_negotiates_deflate_and_decodes_every_fram
         "client failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen: Value = serde_json::from_str(&report).unwrap();
+    serde_json::from_str(&report).unwrap_or_else(|e| panic!("bad report {report:?}: {e}"))
+}
+
+fn assert_deflated_and_decoded(seen: &Value, subscriptions: usize) {
     assert!(
         seen["extensions"]
             .as_str()
@@ -362,17 +367,50 @@ async fn the_python_websockets_library_negotiates_deflate_and_decodes_every_fram
     );
     let frames = seen["frames"].as_array().unwrap();
     let types: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        types,
-        [
-            "connected",
-            "subscribed",
-            "subscribed",
-            "channel_data",
-            "channel_data"
-        ]
+    let mut expected = vec!["connected"];
+    expected.extend(std::iter::repeat_n("subscribed", subscriptions));
+    expected.extend(["channel_data", "channel_data"]);
+    assert_eq!(types, expected);
+    let data = &frames[1 + subscriptions..];
+    assert_eq!(data[0]["contents"]["bids"][0], json!(["64000", "1.5"]));
+    assert_eq!(data[1]["contents"]["bids"][0], json!(["64000", "2.5"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_websockets_library_negotiates_deflate_and_decodes_every_frame() {
+    let server = TestServer::start(&[]).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/deflate_client.py");
+    let mut command = Command::new(python());
+    command.arg(&script).arg(&server.url);
+    let seen = drive(command, &server).await;
+    assert_deflated_and_decoded(&seen, 2);
+    server.stop().await;
+}
+
+/// The `node_modules` with `ws` (installed by `tests/node/env.sh` from the npm registry).
+fn node_modules() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/env.sh");
+    let output = Command::new("bash").arg(&script).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(frames[3]["contents"]["bids"][0], json!(["64000", "1.5"]));
-    assert_eq!(frames[4]["contents"]["bids"][0], json!(["64000", "2.5"]));
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_ws_library_negotiates_deflate_and_decodes_every_frame() {
+    let modules = node_modules();
+    let server = TestServer::start(&[]).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/deflate_client.js");
+    let mut command = Command::new("node");
+    command
+        .env("NODE_PATH", modules)
+        .arg(&script)
+        .arg(&server.url);
+    let seen = drive(command, &server).await;
+    assert_deflated_and_decoded(&seen, 1);
     server.stop().await;
 }
