@@ -769,6 +769,9 @@ async fn ender_ingests_the_chain_into_a_fresh_database_and_agrees_with_its_ledge
     db.cleanup().await;
 }
 
+/// A `to-vulcan` message's key and value with its Kafka timestamp or its block height.
+type KeyedMessage<T> = (Vec<u8>, Vec<u8>, T);
+
 /// The binary publishes exactly the library's output: every block on `to-ender` in height
 /// order, and before each block its off-chain updates on `to-vulcan`, each on the partition
 /// murmur2 of its order-id key picks, in generation order within a partition.
@@ -824,7 +827,7 @@ async fn the_binary_publishes_each_blocks_off_chain_updates_then_the_block() {
     let ender_topic = topics.name(Topic::ToEnder);
     let wanted_updates: usize = expected.iter().map(|o| o.off_chain.len()).sum();
     let mut blocks: Vec<(Vec<u8>, i64)> = Vec::new();
-    let mut updates: HashMap<i32, Vec<(Vec<u8>, Vec<u8>, i64)>> = HashMap::new();
+    let mut updates: HashMap<i32, Vec<KeyedMessage<i64>>> = HashMap::new();
     let mut received_updates = 0;
     while blocks.len() < BLOCKS || received_updates < wanted_updates {
         let message = tokio::time::timeout(Duration::from_secs(60), consumer.next())
@@ -851,7 +854,7 @@ async fn the_binary_publishes_each_blocks_off_chain_updates_then_the_block() {
     devnet.wait().unwrap();
     drop(consumer);
 
-    let mut expected_by_partition: HashMap<i32, Vec<(Vec<u8>, Vec<u8>, usize)>> = HashMap::new();
+    let mut expected_by_partition: HashMap<i32, Vec<KeyedMessage<usize>>> = HashMap::new();
     for (height, output) in expected.iter().enumerate() {
         assert_eq!(
             blocks[height].0,
