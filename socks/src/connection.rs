@@ -29,7 +29,7 @@ use crate::ws::{deflate, Event, MessageReader, ReadError, Upgrade};
 const CLOSE_REPLY_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 /// A writer's buffer above this is given back after its batch (one snapshot can be large; most
 /// batches are a few KB and 10 000 idle connections should not each keep a big one).
-const WRITE_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+const WRITE_BUFFER_KEEP_BYTES: usize = 16 * 1024;
 /// Free space the reader keeps for the next socket read.
 const READ_CHUNK_BYTES: usize = 1024;
 
