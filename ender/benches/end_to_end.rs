@@ -97,7 +97,8 @@ impl Packer {
             ..Default::default()
         };
         let mut prices: Vec<IndexerTendermintEvent> = Vec::new();
-        let mut end_block: BTreeMap<i32, IndexerTendermintEvent> = BTreeMap::new();
+        let mut funding: BTreeMap<i32, IndexerTendermintEvent> = BTreeMap::new();
+        let mut end_block: Vec<IndexerTendermintEvent> = Vec::new();
         let mut count = 0;
         while count < size {
             let unit = self.next_unit();
@@ -111,9 +112,13 @@ impl Packer {
                 }
                 UnitKind::Funding(kind) => {
                     let event = unit.events.into_iter().next().expect("one event");
-                    if end_block.insert(kind, event).is_none() {
+                    if funding.insert(kind, event).is_none() {
                         count += 1;
                     }
+                }
+                UnitKind::EndBlock => {
+                    count += unit.events.len();
+                    end_block.extend(unit.events);
                 }
                 UnitKind::Transaction => {
                     count += unit.events.len();
@@ -124,7 +129,8 @@ impl Packer {
         if !prices.is_empty() {
             self.push_transaction(&mut block, prices);
         }
-        for (index, mut event) in end_block.into_values().enumerate() {
+        end_block.extend(funding.into_values());
+        for (index, mut event) in end_block.into_iter().enumerate() {
             event.event_index = index as u32;
             block.events.push(event);
         }
@@ -159,10 +165,15 @@ impl Packer {
                         transactions[i as usize].push(event)
                     }
                     _ => {
-                        let funding = FundingEventV1::decode(event.data_bytes.as_slice())
-                            .expect("the chain's end-block events are funding events");
+                        let kind = if event.subtype == "funding_values" {
+                            let funding = FundingEventV1::decode(event.data_bytes.as_slice())
+                                .expect("a funding event");
+                            UnitKind::Funding(funding.r#type)
+                        } else {
+                            UnitKind::EndBlock
+                        };
                         self.units.push_back(Unit {
-                            kind: UnitKind::Funding(funding.r#type),
+                            kind,
                             events: vec![event],
                             time,
                         })
@@ -192,6 +203,8 @@ enum UnitKind {
     Prices,
     /// A premium sample or a funding tick (an end-block event), by funding type.
     Funding(i32),
+    /// Any other end-block event (e.g. expirations), kept as it is.
+    EndBlock,
     /// Any other transaction: a fill with its subaccount updates, a transfer.
     Transaction,
 }
