@@ -174,6 +174,9 @@ fn load_average() -> String {
 struct Route {
     name: &'static str,
     path: String,
+    /// Concurrent connections: the market routes are measured at saturation, the account
+    /// routes (one bot reading its own history) at a few concurrent callers.
+    connections: u32,
     min_rps: Option<f64>,
     max_p99_ms: f64,
 }
@@ -185,6 +188,7 @@ async fn main() {
     let book_levels: u32 = setting("BENCH_BOOK_LEVELS", 100);
     let seconds: u32 = setting("BENCH_SECONDS", 10);
     let connections: u32 = setting("BENCH_CONNECTIONS", 64);
+    let account_connections: u32 = setting("BENCH_ACCOUNT_CONNECTIONS", 4);
     let out = std::env::var("BENCH_OUT").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../target/comlink-bench.md").to_owned()
     });
@@ -222,24 +226,28 @@ async fn main() {
     let routes = [
         Route {
             name: "GET /v4/perpetualMarkets",
+            connections,
             path: "/v4/perpetualMarkets".into(),
             min_rps: Some(10_000.0),
             max_p99_ms: 50.0,
         },
         Route {
             name: "GET /v4/orderbooks/perpetualMarket/BTC-USD",
+            connections,
             path: "/v4/orderbooks/perpetualMarket/BTC-USD".into(),
             min_rps: Some(10_000.0),
             max_p99_ms: 50.0,
         },
         Route {
             name: "GET /v4/fills (account with the fills)",
+            connections: account_connections,
             path: format!("/v4/fills?address={address}&subaccountNumber=0"),
             min_rps: None,
             max_p99_ms: 200.0,
         },
         Route {
             name: "GET /v4/orders (same account)",
+            connections: account_connections,
             path: format!("/v4/orders?address={address}&subaccountNumber=0"),
             min_rps: None,
             max_p99_ms: 200.0,
@@ -250,16 +258,17 @@ async fn main() {
     let mut table = format!(
         "Seeded {height} blocks through ender ({market_count} markets, {fills} fills of \
          account 0) and a {book_levels}-level book through vulcan in {seeding:.0?}.\n\
-         wrk -t2 -c{connections} -d{seconds}s --latency, after a 2 s warm-up.\n\n\
+         wrk -t2 -d{seconds}s --latency after a 2 s warm-up; -c{connections} on the market \
+         routes, -c{account_connections} on the account routes.\n\n\
          | route | req/s | p50 ms | p99 ms | target | met | load avg (1/5/15 min) |\n\
          |---|---:|---:|---:|---|---|---|\n"
     );
     let mut failed = false;
     for route in &routes {
         let url = format!("{base}{}", route.path);
-        wrk(&url, connections, 2);
+        wrk(&url, route.connections, 2);
         let load_before = load_average();
-        let load = wrk(&url, connections, seconds);
+        let load = wrk(&url, route.connections, seconds);
         let target = match route.min_rps {
             Some(rps) => format!("≥ {rps:.0} req/s, p99 < {} ms", route.max_p99_ms),
             None => format!("p99 < {} ms", route.max_p99_ms),

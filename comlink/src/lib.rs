@@ -22,6 +22,7 @@ pub mod height;
 pub mod http;
 pub mod params;
 pub mod rate_limit;
+pub mod response_cache;
 pub mod routes;
 pub mod state;
 pub mod web;

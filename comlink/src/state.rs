@@ -13,6 +13,11 @@ use indexer_store::Pools;
 use crate::config::ComlinkSettings;
 use crate::height::HeightWatch;
 use crate::rate_limit::RateLimiter;
+use crate::response_cache::HeightCache;
+
+/// How long a cached `/v4/perpetualMarkets` body may serve one height (its Cache-Control
+/// max-age).
+const PERPETUAL_MARKETS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -25,6 +30,8 @@ struct Inner {
     markets: MarketCache,
     heights: Arc<HeightWatch>,
     rate_limiter: Option<RateLimiter>,
+    /// `/v4/perpetualMarkets` bodies per indexed height.
+    perpetual_markets: HeightCache,
 }
 
 impl AppState {
@@ -43,6 +50,7 @@ impl AppState {
             markets,
             heights,
             rate_limiter,
+            perpetual_markets: HeightCache::new(PERPETUAL_MARKETS_MAX_AGE),
         }))
     }
 
@@ -64,6 +72,10 @@ impl AppState {
 
     pub fn heights(&self) -> &Arc<HeightWatch> {
         &self.0.heights
+    }
+
+    pub fn perpetual_markets_cache(&self) -> &HeightCache {
+        &self.0.perpetual_markets
     }
 
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {

@@ -1,10 +1,15 @@
 //! `GET /v4/perpetualMarkets` (serve.md §4.2.1).
 
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use indexer_query::markets::{self, PerpetualMarketsResponse};
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody};
+use crate::height::ReadDb;
+use crate::response_cache::HeightCache;
 
 /// Every perpetual market keyed by ticker (perpetual id order), or exactly one.
 #[utoipa::path(get, path = "/v4/perpetualMarkets", tag = "markets",
@@ -18,7 +23,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, Location, ValidationErrorBody
         (status = 400, body = ValidationErrorBody),
         (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
-pub async fn get_perpetual_markets(ctx: Ctx) -> ApiResult<Json<PerpetualMarketsResponse>> {
+pub async fn get_perpetual_markets(ctx: Ctx) -> ApiResult<Response> {
     let wanted = ctx.query_param("ticker").or(ctx.query_param("market"));
     let snapshot = ctx.markets(wanted).await;
     let mut v = ctx.validator();
@@ -36,7 +41,29 @@ pub async fn get_perpetual_markets(ctx: Ctx) -> ApiResult<Json<PerpetualMarketsR
         (Some(one), None) | (None, Some(one)) => {
             markets::perpetual_market(&db.pool, &one.ticker).await?
         }
-        (None, None) => markets::perpetual_markets(&db.pool, limit).await?,
+        (None, None) => return every_market(&db, limit, ctx.state.perpetual_markets_cache()).await,
     };
-    Ok(Json(response))
+    Ok(Json(response).into_response())
+}
+
+/// Every market, from the body cached for the reader's height when there is one (a block is
+/// what changes them; see `response_cache`).
+async fn every_market(db: &ReadDb, limit: u32, cache: &HeightCache) -> ApiResult<Response> {
+    let key = limit.to_string();
+    if let Some(body) = db.height.and_then(|height| cache.get(&key, height)) {
+        return Ok(json_bytes(body));
+    }
+    let response = markets::perpetual_markets(&db.pool, limit).await?;
+    let body = Bytes::from(
+        serde_json::to_vec(&response)
+            .map_err(|e| ApiError::Internal(format!("serialising markets: {e}")))?,
+    );
+    if let Some(height) = db.height {
+        cache.put(&key, height, body.clone());
+    }
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
