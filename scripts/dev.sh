@@ -46,7 +46,7 @@ PROFILE=debug; BUILD_FLAGS=()
 if [ -n "${DEV_RELEASE:-}" ]; then PROFILE=release; BUILD_FLAGS=(--release); fi
 echo "[dev] building the services ($PROFILE)"
 cargo build "${BUILD_FLAGS[@]}" -q $(printf -- '-p %s ' bazooka "${SERVICES[@]}")
-BIN="$ROOT/target/$PROFILE"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 
 "$BIN/bazooka" migrate
 "$BIN/bazooka" create-topics

@@ -14,7 +14,7 @@
 //! (default target/e2e-bench.md) and printed.
 //!
 //! Options: `--seconds N` (30), `--connections N` (100), `--rest-seconds N` (10),
-//! `--rest-clients N` (8), `--block-interval-ms N` (1: as fast as the producer goes),
+//! `--rest-clients N` (8), `--blocks-per-second N|max` (max: as fast as the producer goes),
 //! `--out PATH`.
 
 #[path = "../tests/e2e/mod.rs"]
@@ -40,7 +40,7 @@ struct Args {
     connections: usize,
     rest_seconds: u64,
     rest_clients: usize,
-    block_interval_ms: u64,
+    blocks_per_second: String,
     out: String,
 }
 
@@ -50,7 +50,7 @@ fn args() -> Args {
         connections: 100,
         rest_seconds: 10,
         rest_clients: 8,
-        block_interval_ms: 1,
+        blocks_per_second: "max".into(),
         out: "target/e2e-bench.md".into(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -62,7 +62,7 @@ fn args() -> Args {
             "--connections" => args.connections = number() as usize,
             "--rest-seconds" => args.rest_seconds = number(),
             "--rest-clients" => args.rest_clients = number() as usize,
-            "--block-interval-ms" => args.block_interval_ms = number().max(1),
+            "--blocks-per-second" => args.blocks_per_second = value,
             "--out" => args.out = value,
             other => panic!("unknown option {other} (see the file's doc comment)"),
         }
@@ -75,10 +75,13 @@ async fn main() -> anyhow::Result<()> {
     let args = args();
     eprintln!("[e2e-bench] starting the stack");
     let stack = Stack::start(StackOptions {
-        block_interval_ms: args.block_interval_ms,
         env: vec![
             ("LOG_LEVEL".into(), "warn".into()),
             ("WS_MAX_CONNECTIONS".into(), "100000".into()),
+            (
+                "DEVNET_BLOCKS_PER_SECOND".into(),
+                args.blocks_per_second.clone(),
+            ),
         ],
         ..StackOptions::default()
     })
@@ -404,13 +407,13 @@ fn render(
     out.push_str("# End-to-end benchmark\n\n");
     out.push_str(&format!(
         "Window {window:.1} s, heights {}→{}; {} websocket connections (order book + trades of one \
-         of {} markets each); devnet block interval {} ms; comlink: {} clients for {} s, a new \
+         of {} markets each); devnet blocks/s: {}; comlink: {} clients for {} s, a new \
          TCP connection per request; host: {} CPUs shared by every process.\n\n",
         before.height,
         after.height,
         args.connections,
         MARKETS.len(),
-        args.block_interval_ms,
+        args.blocks_per_second,
         args.rest_clients,
         args.rest_seconds,
         std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -248,6 +248,34 @@ impl Stack {
             tail(&self.output("comlink")),
             tail(&self.output("devnet")),
         );
+        assert!(
+            self.wait_socks_market(ticker).await,
+            "socks never accepted a subscription to {ticker}:\n{}",
+            tail(&self.output("socks"))
+        );
+    }
+
+    /// Waits until socks accepts a subscription to `ticker`'s trades (its market cache has it).
+    async fn wait_socks_market(&self, ticker: &str) -> bool {
+        wait_until(Duration::from_secs(60), || async {
+            let Ok(mut socket) = ws::JsonSocket::connect(&self.ws_url()).await else {
+                return false;
+            };
+            let subscribe =
+                serde_json::json!({"type": "subscribe", "channel": "v4_trades", "id": ticker});
+            if socket.send(&subscribe).await.is_err() {
+                return false;
+            }
+            while let Some(frame) = socket.next(Duration::from_secs(10)).await {
+                match frame["type"].as_str() {
+                    Some("subscribed") => return true,
+                    Some("error") => return false,
+                    _ => continue,
+                }
+            }
+            false
+        })
+        .await
     }
 
     /// Ender's last processed height.
