@@ -40,9 +40,9 @@ pub enum DefaultOn {
 pub enum JobKind {
     /// Postgres, Redis and Kafka only.
     Core,
-    /// An external service this build does not integrate (AWS RDS/S3/Athena); such a job is
-    /// never scheduled, and enabling it only logs a warning.
-    ExternalUnavailable(&'static str),
+    /// Needs an AWS account (the AWS settings of [`crate::aws`]); enabled without them, the
+    /// job is not scheduled and start-up only logs a warning.
+    Aws(&'static str),
 }
 
 const fn job(
@@ -75,8 +75,8 @@ impl JobSpec {
         self
     }
 
-    const fn external(mut self, what: &'static str) -> Self {
-        self.kind = JobKind::ExternalUnavailable(what);
+    const fn aws(mut self, what: &'static str) -> Self {
+        self.kind = JobKind::Aws(what);
         self
     }
 }
@@ -196,7 +196,7 @@ pub const JOBS: &[JobSpec] = &[
         "UPDATE_RESEARCH_ENVIRONMENT",
         HOURLY,
     )
-    .external("AWS RDS snapshot export to S3 and Athena"),
+    .aws("RDS snapshot export to S3, Athena"),
     // On by default in the reference, which then fails on every run outside AWS.
     job(
         TAKE_FAST_SYNC_SNAPSHOT,
@@ -205,7 +205,7 @@ pub const JOBS: &[JobSpec] = &[
         "TAKE_FAST_SYNC_SNAPSHOTS",
         EVERY_4_H,
     )
-    .external("AWS RDS snapshots"),
+    .aws("RDS snapshots"),
     job(
         DELETE_OLD_FAST_SYNC_SNAPSHOTS,
         "LOOPS_ENABLED_DELETE_OLD_FAST_SYNC_SNAPSHOTS",
@@ -213,7 +213,7 @@ pub const JOBS: &[JobSpec] = &[
         "DELETE_OLD_FAST_SYNC_SNAPSHOTS",
         DAILY,
     )
-    .external("AWS RDS snapshots"),
+    .aws("RDS snapshots"),
     // Always on in the reference (failing every run without a vendor key); ours needs a
     // provider.
     job(

@@ -39,13 +39,15 @@
 //! | `CLOSE_ONLY_TO_BLOCKED_DAYS` | 7 |
 //! | `TIME_WINDOW_FOR_REFRESH_VAULT_PNL_MS` | 900000 |
 //! | `FUNDING_PAYMENTS_MAX_HEIGHTS_PER_RUN` (ours; also bounds update_pnl) | 1000 |
+//! | AWS jobs: see [`crate::aws`] | unset: the AWS jobs are not scheduled |
 //! | `SUBACCOUNT_USERNAME_BATCH_SIZE` / `SUBACCOUNT_USERNAME_SUFFIX_RANDOM_DIGITS` / `ATTEMPT_PER_SUBACCOUNT` | 2000 / 3 / 3 |
 
 use std::time::Duration;
 
 use indexer_base::config::{ConfigError, Env};
 
-use crate::catalogue::{DefaultOn, JobKind, JobSpec, JOBS};
+use crate::aws::AwsSettings;
+use crate::catalogue::{DefaultOn, JobKind, JobSpec, JOBS, UPDATE_RESEARCH_ENVIRONMENT};
 use crate::scheduler::{JobConfig, Schedule, SchedulerSettings};
 
 /// A catalogue job with its resolved configuration.
@@ -127,6 +129,8 @@ pub struct RoundtableSettings {
     pub username_batch_size: i64,
     pub username_suffix_len: usize,
     pub username_attempts: u32,
+    /// The AWS account the AWS jobs use (`None`: those jobs are not scheduled).
+    pub aws: Option<AwsSettings>,
 }
 
 impl RoundtableSettings {
@@ -197,6 +201,7 @@ impl RoundtableSettings {
             username_batch_size: env.get("SUBACCOUNT_USERNAME_BATCH_SIZE", 2_000)?,
             username_suffix_len: env.get("SUBACCOUNT_USERNAME_SUFFIX_RANDOM_DIGITS", 3)?,
             username_attempts: env.get("ATTEMPT_PER_SUBACCOUNT", 3)?,
+            aws: AwsSettings::from_env(env)?,
         })
     }
 
@@ -205,11 +210,29 @@ impl RoundtableSettings {
         self.jobs.iter().find(|job| job.spec.name == name)
     }
 
-    /// Enabled jobs that this build can run (external integrations are left out).
+    /// Enabled jobs whose requirements are met.
     pub fn runnable_jobs(&self) -> impl Iterator<Item = &ConfiguredJob> {
         self.jobs
             .iter()
-            .filter(|job| job.enabled && job.spec.kind == JobKind::Core)
+            .filter(|job| job.enabled && self.missing_requirement(job.spec).is_none())
+    }
+
+    /// What job `spec` lacks to run, in words for the start-up warning.
+    pub fn missing_requirement(&self, spec: &JobSpec) -> Option<String> {
+        let JobKind::Aws(needs) = spec.kind else {
+            return None;
+        };
+        match &self.aws {
+            None => Some(format!(
+                "{needs}: needs AWS_REGION, RDS_INSTANCE_NAME and AWS credentials"
+            )),
+            Some(aws) if spec.name == UPDATE_RESEARCH_ENVIRONMENT && aws.research.is_none() => {
+                Some(format!(
+                    "{needs}: needs S3_BUCKET_ARN, KMS_KEY_ARN and ECS_TASK_ROLE_ARN"
+                ))
+            }
+            Some(_) => None,
+        }
     }
 }
 
@@ -302,7 +325,22 @@ mod tests {
             forced
                 .runnable_jobs()
                 .all(|j| j.spec.name != TAKE_FAST_SYNC_SNAPSHOT),
-            "an AWS job is never scheduled"
+            "an AWS job is not scheduled without an AWS account"
+        );
+        let aws = settings(&[
+            ("LOOPS_ENABLED_TAKE_FAST_SYNC_SNAPSHOTS", "true"),
+            ("LOOPS_ENABLED_UPDATE_RESEARCH_ENVIRONMENT", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("RDS_INSTANCE_NAME", "indexer"),
+            ("AWS_ACCESS_KEY_ID", "key"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])
+        .unwrap();
+        let runnable: Vec<&str> = aws.runnable_jobs().map(|j| j.spec.name).collect();
+        assert!(runnable.contains(&TAKE_FAST_SYNC_SNAPSHOT));
+        assert!(
+            !runnable.contains(&UPDATE_RESEARCH_ENVIRONMENT),
+            "the export also needs its bucket, key and role"
         );
         assert_eq!(s.compliance_provider, ComplianceProvider::None);
     }

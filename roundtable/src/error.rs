@@ -19,6 +19,9 @@ pub enum JobError {
     /// Stored data the job cannot use (a malformed value, an impossible state).
     #[error("{0}")]
     Invalid(String),
+    /// An external service (AWS, a compliance vendor) failed or answered unexpectedly.
+    #[error("{0}")]
+    External(String),
     /// A node's RPC endpoint could not be queried.
     #[error("node RPC {url}: {reason}")]
     Rpc { url: String, reason: String },

@@ -6,7 +6,6 @@ use indexer_base::config::{Env, KafkaSettings, PostgresSettings, RedisSettings};
 use indexer_bus::BusProducer;
 use indexer_cache::Cache;
 use indexer_store::Pools;
-use roundtable::catalogue::JobKind;
 use roundtable::config::RoundtableSettings;
 use roundtable::jobs::{self, Deps};
 use roundtable::scheduler::{FleetLocks, Scheduler};
@@ -59,12 +58,8 @@ async fn prepare(service: &indexer_base::Service) -> anyhow::Result<Scheduler> {
             );
             continue;
         }
-        if let JobKind::ExternalUnavailable(needs) = job.spec.kind {
-            tracing::warn!(
-                job = job.spec.name,
-                needs,
-                "job enabled but this build has no such integration; not scheduled"
-            );
+        if let Some(missing) = settings.missing_requirement(job.spec) {
+            tracing::warn!(job = job.spec.name, %missing, "job enabled but not scheduled");
             continue;
         }
         match jobs::build(job.spec.name, &settings, &deps) {

@@ -1,8 +1,7 @@
-//! market_updater on real Postgres, Redis and Kafka: statistics written, changed fields published.
+//! market_updater on real Postgres and Redis: statistics written, and the changed fields queued in
+//! ender's outbox with the next `v4_markets` seq (ender's relay publishes them).
 
 mod common;
-
-use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use common::*;
@@ -79,7 +78,11 @@ async fn market_statistics_are_written_and_changes_published() {
         .await
         .unwrap();
 
-    let consumer = env.consumer(Topic::ToWebsocketsMarkets).await;
+    // Ender has already published seven markets messages on this channel id.
+    sqlx::query("INSERT INTO channel_sequences (channel, channel_id, seq) VALUES ('v4_markets', 'v4_markets', 7)")
+        .execute(env.pool())
+        .await
+        .unwrap();
     let job = MarketUpdater::new(env.deps.clone());
     job.run(&ctx()).await.unwrap();
 
@@ -109,9 +112,22 @@ async fn market_statistics_are_written_and_changes_published() {
         (0, dec("0"), dec("0"), dec("0"))
     );
 
-    let received = next_message(&consumer).await;
-    assert_eq!(received.meta.key, None);
-    let message = MarketMessage::decode(received.value.as_slice()).unwrap();
+    let queued = outbox(&env).await;
+    assert_eq!(queued.len(), 1, "one markets message queued");
+    let row = &queued[0];
+    assert_eq!(row.topic, Topic::ToWebsocketsMarkets.base_name());
+    assert_eq!(row.partition_key, None);
+    assert_eq!(row.block_height, 3, "sequenced after the newest block");
+    let epoch: uuid::Uuid = sqlx::query_scalar("SELECT epoch FROM ender_progress")
+        .fetch_one(env.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        row.headers,
+        json!({"seq": "8", "epoch": epoch.to_string(), "channel": "v4_markets/v4_markets", "source": "roundtable"}),
+        "the channel's next seq, after ender's seven"
+    );
+    let message = MarketMessage::decode(row.payload.as_slice()).unwrap();
     assert_eq!(message.version, "1.0.0");
     let contents: Value = serde_json::from_str(&message.contents).unwrap();
     assert_eq!(
@@ -127,11 +143,11 @@ async fn market_statistics_are_written_and_changes_published() {
 
     // Nothing changed since: the next run writes the same values and announces nothing.
     job.run(&ctx()).await.unwrap();
-    assert!(
-        !more_messages(&consumer, Duration::from_secs(2)).await,
+    assert_eq!(
+        outbox(&env).await.len(),
+        1,
         "an unchanged market is not announced again"
     );
-    drop(consumer);
     env.cleanup().await;
 }
 
@@ -158,5 +174,35 @@ async fn without_funding_samples_the_previous_next_funding_rate_is_kept() {
         kept.parse::<bigdecimal::BigDecimal>().unwrap(),
         dec("0.000125")
     );
+    env.cleanup().await;
+}
+
+async fn outbox(env: &TestEnv) -> Vec<indexer_store::write::OutboxRow> {
+    let mut conn = env.pool().acquire().await.unwrap();
+    indexer_store::write::pending_outbox(&mut conn, 100)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn before_the_first_block_nothing_is_queued() {
+    let env = TestEnv::new().await;
+    // Markets written without a block: ender_progress has no row, so there is no epoch yet.
+    let mut conn = env.pool().acquire().await.unwrap();
+    let queued = indexer_store::write::enqueue_messages(
+        &mut conn,
+        &[indexer_store::write::OutboxMessage {
+            topic: Topic::ToWebsocketsMarkets.base_name().to_string(),
+            partition_key: None,
+            payload: vec![1],
+            headers: vec![],
+            channel: None,
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued, 0);
+    drop(conn);
+    assert!(outbox(&env).await.is_empty());
     env.cleanup().await;
 }

@@ -40,6 +40,11 @@ impl Keys {
         format!("{}{}", self.prefix, rest)
     }
 
+    /// Roundtable's marker that the Athena tables of RDS export `export_id` were created.
+    pub fn research_tables_written(&self, export_id: &str) -> String {
+        self.key(format_args!("roundtable/researchTablesWritten/{export_id}"))
+    }
+
     /// Protobuf `RedisOrder` of an open order.
     pub fn order(&self, order_uuid: &str) -> String {
         self.key(format_args!("v4/orders/{order_uuid}"))

@@ -5,18 +5,22 @@
 //! Reads: `perpetual_markets` (primary: the values being replaced), latest and 24-hour-old
 //! `oracle_prices`, taker `fills` of the last 24 h, open long `perpetual_positions` (replica),
 //! Redis lists `v4/nextFunding/<ticker>`. Writes: the five statistics columns of
-//! `perpetual_markets`; then one markets message (`{"trading":{ticker:{changed fields}}}`,
-//! version 1.0.0, no key, unsequenced) on `to-websockets-markets`.
+//! `perpetual_markets` and, in the same transaction, one markets message
+//! (`{"trading":{ticker:{changed fields}}}`, version 1.0.0, no key) appended to ender's outbox:
+//! it takes the next `v4_markets` seq and ender's relay publishes it on `to-websockets-markets`
+//! in order with ender's own market messages (beyond.md §1–2), so subscribers see no gap and a
+//! crash between the update and the publish loses nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use bigdecimal::{BigDecimal, RoundingMode};
 use chrono::{DateTime, TimeDelta, Utc};
-use indexer_bus::{MessageHeaders, Topic};
+use indexer_bus::Topic;
 use indexer_domain::Decimal;
 use indexer_proto::socks::MarketMessage;
 use indexer_store::roundtable::markets::{self as store, MarketStatsRow, MarketStatsUpdate};
+use indexer_store::write::{enqueue_messages, Channel, OutboxMessage};
 use prost::Message;
 use serde::Serialize;
 
@@ -268,22 +272,23 @@ impl MarketUpdater {
             .filter(|(_, samples)| !samples.is_empty())
             .collect())
     }
+}
 
-    async fn publish(&self, contents: String) -> Result<(), JobError> {
-        let message = MarketMessage {
-            contents,
-            version: MARKETS_VERSION.to_string(),
-        };
-        self.deps
-            .producer
-            .send(
-                Topic::ToWebsocketsMarkets,
-                None,
-                &message.encode_to_vec(),
-                &MessageHeaders::new(),
-            )
-            .await?;
-        Ok(())
+/// The outbox row carrying one markets message on the single `v4_markets` channel id.
+fn markets_outbox_message(contents: String) -> OutboxMessage {
+    let message = MarketMessage {
+        contents,
+        version: MARKETS_VERSION.to_string(),
+    };
+    OutboxMessage {
+        topic: Topic::ToWebsocketsMarkets.base_name().to_string(),
+        partition_key: None,
+        payload: message.encode_to_vec(),
+        headers: vec![("source".to_owned(), "roundtable".to_owned())],
+        channel: Some(Channel {
+            channel: "v4_markets".to_owned(),
+            id: "v4_markets".to_owned(),
+        }),
     }
 }
 
@@ -294,11 +299,11 @@ impl Job for MarketUpdater {
         let plan = plan(&inputs)?;
         let mut tx = self.deps.pools.primary.begin().await?;
         store::update_market_stats(&mut tx, &plan.updates).await?;
-        tx.commit().await?;
         if let Some(contents) = plan.message {
-            tracing::info!(contents = %contents, "publishing market statistics changes");
-            self.publish(contents).await?;
+            tracing::info!(contents = %contents, "queueing market statistics changes");
+            enqueue_messages(&mut tx, &[markets_outbox_message(contents)]).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 }

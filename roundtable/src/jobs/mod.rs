@@ -7,6 +7,7 @@ pub mod cancel_stale_orders;
 pub mod create_pnl_ticks;
 pub mod delete_old_firebase_notification_tokens;
 pub mod delete_zero_price_levels;
+pub mod fast_sync_snapshots;
 pub mod fill_totals;
 pub mod leaderboard;
 pub mod market_updater;
@@ -22,6 +23,7 @@ pub mod update_compliance_data;
 pub mod update_compliance_status;
 pub mod update_funding_payments;
 pub mod update_pnl;
+pub mod update_research_environment;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ use indexer_cache::Cache;
 use indexer_domain::TradingRewardAggregationPeriod as Period;
 use indexer_store::Pools;
 
+use crate::aws::AwsClient;
 use crate::catalogue;
 use crate::config::{ComplianceProvider, RoundtableSettings};
 use crate::scheduler::Job;
@@ -134,9 +137,49 @@ pub fn build(name: &str, settings: &RoundtableSettings, deps: &Deps) -> Option<A
                 },
             ),
         ),
+        catalogue::TAKE_FAST_SYNC_SNAPSHOT => {
+            let period = settings
+                .job(name)?
+                .config
+                .schedule
+                .period_at(chrono::Utc::now());
+            Arc::new(fast_sync_snapshots::TakeFastSyncSnapshot::new(
+                snapshot_target(s)?,
+                period,
+            ))
+        }
+        catalogue::DELETE_OLD_FAST_SYNC_SNAPSHOTS => Arc::new(
+            fast_sync_snapshots::DeleteOldFastSyncSnapshots::new(snapshot_target(s)?),
+        ),
+        catalogue::UPDATE_RESEARCH_ENVIRONMENT => Arc::new(
+            update_research_environment::UpdateResearchEnvironment::new(d, research_target(s)?),
+        ),
         _ => return None,
     };
     Some(job)
+}
+
+fn snapshot_target(settings: &RoundtableSettings) -> Option<fast_sync_snapshots::SnapshotTarget> {
+    let aws = settings.aws.as_ref()?;
+    Some(fast_sync_snapshots::SnapshotTarget {
+        client: AwsClient::new(aws),
+        instance: aws.rds_instance.clone(),
+        prefix: aws.fast_sync_prefix.clone(),
+    })
+}
+
+fn research_target(
+    settings: &RoundtableSettings,
+) -> Option<update_research_environment::ResearchTarget> {
+    let aws = settings.aws.as_ref()?;
+    Some(update_research_environment::ResearchTarget {
+        client: AwsClient::new(aws),
+        instance: aws.rds_instance.clone(),
+        fast_sync_prefix: aws.fast_sync_prefix.clone(),
+        research: aws.research.clone()?,
+        athena: aws.athena.clone(),
+        skip_to_athena_table_writing: aws.skip_to_athena_table_writing,
+    })
 }
 
 fn rewards(deps: Deps, settings: &RoundtableSettings, period: Period) -> Arc<dyn Job> {

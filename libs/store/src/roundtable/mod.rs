@@ -12,6 +12,7 @@ pub mod markets;
 pub mod orders;
 pub mod pnl;
 pub mod pnl_ticks;
+pub mod research;
 pub mod trading_rewards;
 pub mod usernames;
 pub mod vault_pnl;

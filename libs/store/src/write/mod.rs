@@ -6,10 +6,12 @@
 //! trip per row, in foreign-key order, then advances `ender_progress` and appends the block's
 //! outbox messages with their channel sequence numbers. Tables with no rows cost nothing.
 
+mod enqueue;
 mod outbox;
 mod rows;
 mod statements;
 
+pub use enqueue::enqueue_messages;
 pub use outbox::{delete_outbox_through, outbox_backlog, pending_outbox, OutboxRow};
 pub use rows::*;
 
