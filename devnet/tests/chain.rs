@@ -893,14 +893,9 @@ async fn vulcan_rebuilds_the_nodes_books_from_the_off_chain_updates() {
     vulcan_rebuilds_books(Some(1)).await;
 }
 
-/// The same with each block's updates as one batch, as vulcan's consumer hands them over.
-/// Ignored: it fails at block 6 (seed 12). A batch holding Place+Update of order A, Place+Update
-/// of order B at the same price and then A's USER_CANCELED removal leaves A's size in the Redis
-/// level (68 000 000 instead of B's 20 000 000 quantums at ETH-USD 2996.2); processed one message
-/// per batch the same messages give the right level. A vulcan batch-processing defect, reported
-/// to its owner; run with `cargo nextest run -p devnet --test chain --run-ignored all batch`.
+/// The same with each block's updates as one batch, as vulcan's consumer hands them over. (It
+/// caught a level emptied and refilled within one batch being flushed with a stale size.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "vulcan batch defect: levels wrong when one batch places, rests and cancels an order"]
 async fn vulcan_rebuilds_the_nodes_books_from_whole_block_batches() {
     vulcan_rebuilds_books(None).await;
 }

@@ -46,9 +46,11 @@ local function change_level(ctx, group, side, price, delta)
   end
   local size
   if value < EXACT then size = int_str(value) else size = redis.call('HGET', levels, price) end
-  -- Emptied earlier in this batch and refilled since: the pending removal must not run.
+  -- Emptied earlier in this batch and refilled since: the pending removal must not run. It is
+  -- cancelled rather than replaced by a write of today's size, which later operations of the
+  -- batch would make stale (HINCRBY keeps the hash exact).
   local pending = ctx.deferred[levels]
-  if pending and pending.values[price] == false then defer(ctx, 'h', levels, price, size) end
+  if pending and pending.values[price] == false then pending.values[price] = true end
   defer(ctx, 'h', last, price, ctx.now_s)
   return size, clamped
 end

@@ -7,6 +7,7 @@
 local FLUSH_CHUNK = 1000 -- members per command (Lua's unpack limit is ~8000 values)
 
 -- kind: 'z' (sorted set; value = score) or 'h' (hash; value = field value). value nil: delete.
+-- A pending value of `true` (set by change_level) means: nothing to write for this member.
 local function defer(ctx, kind, key, member, value)
   local pending = ctx.deferred[key]
   if not pending then
@@ -32,7 +33,9 @@ local function flush_deferred(ctx)
     local sets, deletes = {}, {}
     for _, member in ipairs(pending.members) do
       local value = pending.values[member]
-      if value == false then
+      if value == true then
+        -- a cancelled removal: the member already holds its final value
+      elseif value == false then
         deletes[#deletes + 1] = member
       elseif pending.kind == 'z' then
         sets[#sets + 1] = value
