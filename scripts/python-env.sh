@@ -11,6 +11,12 @@ requirements="${1:-${repo_root}/requirements-test.txt}"
 venv="${2:-${repo_root}/.venv}"
 stamp="${venv}/.requirements.sha256"
 
+# Tests run in parallel processes and several may ask for the same venv at once: one creates it,
+# the others wait (a half-made venv has no pip yet).
+mkdir -p "$(dirname "${venv}")"
+exec 9>"${venv}.lock"
+flock 9
+
 if [[ ! -x "${venv}/bin/python" ]]; then
     python3 -m venv "${venv}" >&2
 fi

@@ -38,14 +38,11 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The venv with moto (made once; tests in parallel processes queue on a file lock).
+/// The venv with moto (made once; python-env.sh serialises parallel callers).
 fn moto_server_binary() -> PathBuf {
     let root = repo_root();
     let venv = root.join("target/aws-test-venv");
-    std::fs::create_dir_all(root.join("target")).unwrap();
-    let output = Command::new("flock")
-        .arg(root.join("target/aws-test-venv.lock"))
-        .arg("bash")
+    let output = Command::new("bash")
         .arg(root.join("scripts/python-env.sh"))
         .arg(root.join("roundtable/tests/aws/requirements.txt"))
         .arg(&venv)
